@@ -1,0 +1,184 @@
+#include "crypto/envelope.h"
+
+#include <sodium.h>
+
+#include <set>
+
+namespace comity::crypto {
+namespace {
+
+constexpr std::size_t kContentKeySize = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;
+constexpr std::size_t kWrappedKeySize = kContentKeySize + crypto_box_SEALBYTES;
+constexpr std::size_t kEnvelopeNonceSize = 16;
+constexpr std::string_view kCommitLabel = "comity/v1/key-commitment";
+
+OpenError Fail(OpenCode code, std::string message) { return OpenError{code, std::move(message)}; }
+
+// Binds the ciphertext to one content key (a sender cannot make one envelope that opens to
+// different plaintexts for different recipients).
+Bytes KeyCommitment(const SecretBytes& content_key) {
+  return Blake2bKeyed(content_key.view(), AsBytes(kCommitLabel), 32);
+}
+
+std::string PartyName(const v1::Party& p) { return p.member_id() + "@" + p.network_id(); }
+bool SameParty(const v1::Party& a, const v1::Party& b) {
+  return a.network_id() == b.network_id() && a.member_id() == b.member_id();
+}
+
+}  // namespace
+
+const char* OpenCodeName(OpenCode code) {
+  switch (code) {
+    case OpenCode::kMalformed: return "malformed";
+    case OpenCode::kBadSignature: return "bad signature";
+    case OpenCode::kNotRecipient: return "not a recipient";
+    case OpenCode::kTampered: return "tampered";
+    case OpenCode::kExpired: return "expired";
+    case OpenCode::kUnknownSender: return "unknown sender";
+    case OpenCode::kRevokedSender: return "revoked sender";
+  }
+  return "unknown";
+}
+
+v1::Party PartyOf(const v1::Certificate& certificate) {
+  v1::Party p;
+  p.set_network_id(certificate.network_id());
+  p.set_member_id(certificate.member_id());
+  return p;
+}
+
+Recipient RecipientOf(const v1::Certificate& certificate) {
+  return Recipient{PartyOf(certificate), ToBytes(certificate.keys().agree_x25519())};
+}
+
+Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
+                   const std::vector<Recipient>& recipients, const SealOptions& options,
+                   ByteView plaintext) {
+  EnsureSodium();
+  if (recipients.empty()) return MakeError("an envelope needs at least one recipient");
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const Recipient& r : recipients) {
+    if (r.agree_key.size() != crypto_box_PUBLICKEYBYTES) {
+      return MakeError("recipient " + PartyName(r.party) + " has no valid X25519 key");
+    }
+    if (!seen.emplace(r.party.network_id(), r.party.member_id()).second) {
+      return MakeError("recipient " + PartyName(r.party) + " is listed twice");
+    }
+  }
+  SecretBytes content_key(kContentKeySize);
+  crypto_aead_xchacha20poly1305_ietf_keygen(content_key.data());
+
+  v1::EnvelopeHeader header;
+  header.set_version(1);
+  *header.mutable_sender() = sender_party;
+  for (const Recipient& r : recipients) *header.add_recipients() = r.party;
+  header.set_created_at(options.created_at);
+  header.set_expires_at(options.expires_at);
+  header.set_content_type(options.content_type);
+  header.set_nonce(AsString(RandomBytes(kEnvelopeNonceSize)));
+  header.set_key_commitment(AsString(KeyCommitment(content_key)));
+
+  v1::EnvelopeBody body;
+  body.set_header(header.SerializeAsString());
+  for (const Recipient& r : recipients) {
+    Bytes wrapped(kWrappedKeySize);
+    crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(), r.agree_key.data());
+    body.add_wrapped_keys(AsString(wrapped));
+  }
+  Bytes nonce = RandomBytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  body.set_aead_nonce(AsString(nonce));
+  std::string ct(plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  unsigned long long ct_len = 0;
+  const std::string& aad = body.header();
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      reinterpret_cast<std::uint8_t*>(ct.data()), &ct_len, plaintext.data(), plaintext.size(),
+      reinterpret_cast<const std::uint8_t*>(aad.data()), aad.size(), nullptr, nonce.data(),
+      content_key.data());
+  ct.resize(static_cast<std::size_t>(ct_len));
+  body.set_ciphertext(std::move(ct));
+
+  v1::Signed envelope;
+  envelope.set_body(body.SerializeAsString());
+  envelope.set_signature(AsString(sender.Sign(kDomainEnvelope, AsBytes(envelope.body()))));
+  return ToBytes(envelope.SerializeAsString());
+}
+
+Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
+                               ByteView envelope_bytes, const v1::Signed& sender_certificate,
+                               const TrustStore& trust, std::int64_t now) {
+  EnsureSodium();
+  v1::Signed envelope;
+  if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size())) ||
+      envelope.signature().size() != kSignatureSize || envelope.body().empty()) {
+    return Fail(OpenCode::kMalformed, "envelope is malformed");
+  }
+  auto sender = trust.VerifyMember(sender_certificate, now);
+  if (!sender) {
+    OpenCode code = sender.error().code == TrustCode::kRevoked ? OpenCode::kRevokedSender
+                                                               : OpenCode::kUnknownSender;
+    return Fail(code, "sender: " + sender.error().message);
+  }
+  if (!VerifySignature(AsBytes(sender->keys().sign_ed25519()), kDomainEnvelope,
+                       AsBytes(envelope.body()), AsBytes(envelope.signature()))) {
+    return Fail(OpenCode::kBadSignature,
+                "envelope signature does not verify under the key of " + PartyName(PartyOf(*sender)));
+  }
+  v1::EnvelopeBody body;
+  v1::EnvelopeHeader header;
+  if (!body.ParseFromString(envelope.body()) || !header.ParseFromString(body.header()) ||
+      header.version() != 1 || header.recipients_size() != body.wrapped_keys_size() ||
+      body.aead_nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
+      body.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
+      header.key_commitment().size() != 32) {
+    return Fail(OpenCode::kMalformed, "envelope body is malformed");
+  }
+  if (!SameParty(header.sender(), PartyOf(*sender))) {
+    return Fail(OpenCode::kBadSignature, "envelope claims sender " + PartyName(header.sender()) +
+                                             " but is signed by " + PartyName(PartyOf(*sender)));
+  }
+  if (header.expires_at() != 0 && now >= header.expires_at()) {
+    return Fail(OpenCode::kExpired, "envelope has expired");
+  }
+  int index = -1;
+  for (int i = 0; i < header.recipients_size(); ++i) {
+    if (SameParty(header.recipients(i), reader_party)) {
+      index = i;
+      break;
+    }
+  }
+  if (index < 0) return Fail(OpenCode::kNotRecipient, PartyName(reader_party) + " is not a recipient");
+
+  const std::string& wrapped = body.wrapped_keys(index);
+  SecretBytes content_key(kContentKeySize);
+  if (wrapped.size() != kWrappedKeySize ||
+      crypto_box_seal_open(content_key.data(), reinterpret_cast<const std::uint8_t*>(wrapped.data()),
+                           wrapped.size(), reader.public_identity().agree.data(),
+                           reader.agree_secret().data()) != 0) {
+    return Fail(OpenCode::kTampered, "the content key sealed to this recipient does not open");
+  }
+  if (!ConstantTimeEqual(KeyCommitment(content_key), AsBytes(header.key_commitment()))) {
+    return Fail(OpenCode::kTampered, "the content key does not match the header's commitment");
+  }
+  Opened out;
+  const std::string& ct = body.ciphertext();
+  out.plaintext.resize(ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long plain_len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out.plaintext.data(), &plain_len, nullptr, reinterpret_cast<const std::uint8_t*>(ct.data()),
+          ct.size(), reinterpret_cast<const std::uint8_t*>(body.header().data()), body.header().size(),
+          reinterpret_cast<const std::uint8_t*>(body.aead_nonce().data()), content_key.data()) != 0) {
+    return Fail(OpenCode::kTampered, "the ciphertext fails authentication");
+  }
+  out.plaintext.resize(static_cast<std::size_t>(plain_len));
+  out.header = std::move(header);
+  out.message_id = Blake2b(AsBytes(envelope.body()), 32);
+  return out;
+}
+
+Bytes MessageId(ByteView envelope_bytes) {
+  v1::Signed envelope;
+  if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size()))) return {};
+  return Blake2b(AsBytes(envelope.body()), 32);
+}
+
+}  // namespace comity::crypto

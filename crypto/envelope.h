@@ -1,0 +1,66 @@
+// The multi-recipient envelope (docs/PROTOCOL.md "Envelope"): Seal encrypts one plaintext
+// for many recipients under one random content key and signs the whole with the sender's
+// Ed25519 key; Open checks, in order, format, the sender's standing in the TrustStore, the
+// signature, expiry, that the reader is a recipient, and the ciphertext, and says which
+// check failed. Pure functions over bytes; thread-safe for distinct arguments.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "crypto/result.h"
+#include "crypto/trust.h"
+#include "proto/envelope.pb.h"
+
+namespace comity::crypto {
+
+enum class OpenCode {
+  kMalformed,      // not an envelope, or a field breaks the format rules
+  kBadSignature,   // the signature is not the claimed sender's over these bytes
+  kNotRecipient,   // the reader is not among the recipients
+  kTampered,       // key or ciphertext fails authentication
+  kExpired,        // past the envelope's expiry
+  kUnknownSender,  // sender certificate not from a trusted network, superseded or not valid now
+  kRevokedSender,  // sender revoked by its network
+};
+using OpenError = TypedError<OpenCode>;
+const char* OpenCodeName(OpenCode code);
+
+struct Recipient {
+  v1::Party party;
+  Bytes agree_key;  // the recipient's X25519 public key
+};
+Recipient RecipientOf(const v1::Certificate& certificate);
+v1::Party PartyOf(const v1::Certificate& certificate);
+
+struct SealOptions {
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;  // 0: never
+  std::string content_type;
+};
+
+// Seals `plaintext` from `sender` (whose party is `sender_party`) to `recipients`. Returns the
+// serialized comity.v1.Signed envelope. Fails only on bad arguments (no recipients,
+// duplicate recipients, bad keys).
+Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
+                   const std::vector<Recipient>& recipients, const SealOptions& options,
+                   ByteView plaintext);
+
+struct Opened {
+  v1::EnvelopeHeader header;
+  Bytes plaintext;
+  Bytes message_id;
+};
+
+// Opens `envelope` for `reader` (party `reader_party`). `sender_certificate` is the signed
+// certificate the sender claims; `trust` decides whether it is a current, unrevoked member.
+Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
+                               ByteView envelope, const v1::Signed& sender_certificate,
+                               const TrustStore& trust, std::int64_t now);
+
+// The message id: BLAKE2b-256 of the envelope's signed body. Empty if `envelope` does not parse.
+Bytes MessageId(ByteView envelope);
+
+}  // namespace comity::crypto

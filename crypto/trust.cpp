@@ -1,0 +1,407 @@
+#include "crypto/trust.h"
+
+#include <algorithm>
+#include <set>
+
+namespace comity::crypto {
+namespace {
+
+TrustError Fail(TrustCode code, std::string message) { return TrustError{code, std::move(message)}; }
+
+v1::Signed MakeSigned(const std::string& body, Bytes signature) {
+  v1::Signed s;
+  s.set_body(body);
+  s.set_signature(AsString(signature));
+  return s;
+}
+
+bool VerifySigned(const v1::Signed& s, ByteView key, std::string_view domain) {
+  return VerifySignature(key, domain, AsBytes(s.body()), AsBytes(s.signature()));
+}
+
+bool AllChars(std::string_view s, bool (*ok)(char)) { return std::all_of(s.begin(), s.end(), ok); }
+bool IsUpperOrDigit(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool IsUpperDigitDash(char c) { return IsUpperOrDigit(c) || c == '-'; }
+bool IsAlnum(char c) { return IsUpperOrDigit(c) || (c >= 'a' && c <= 'z'); }
+bool IsNetworkChar(char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; }
+
+bool ValidKeys(const v1::PublicKeys& k) {
+  return k.sign_ed25519().size() == kPublicKeySize && k.agree_x25519().size() == kPublicKeySize &&
+         k.transport_curve().size() == kPublicKeySize;
+}
+
+// Format checks common to certificates and enrollment requests; empty string when fine.
+std::string MemberFormatProblem(std::string_view member_id, std::string_view name,
+                                std::string_view country, const v1::PublicKeys& keys) {
+  if (!IsValidMemberId(member_id)) return "member id '" + std::string(member_id) + "' is not valid";
+  if (name.empty() || name.size() > 200) return "authority name must be 1 to 200 characters";
+  if (!IsValidCountry(country)) return "country must be an ISO 3166-1 alpha-2 code";
+  if (!ValidKeys(keys)) return "public keys must be 32 bytes each";
+  return {};
+}
+
+}  // namespace
+
+const char* TrustCodeName(TrustCode code) {
+  switch (code) {
+    case TrustCode::kMalformed: return "malformed";
+    case TrustCode::kBadSignature: return "bad signature";
+    case TrustCode::kUnknownRoot: return "unknown root";
+    case TrustCode::kRollback: return "rollback";
+    case TrustCode::kExpired: return "expired";
+    case TrustCode::kNotYetValid: return "not yet valid";
+    case TrustCode::kRevoked: return "revoked";
+    case TrustCode::kDuplicate: return "duplicate";
+    case TrustCode::kUnknownMember: return "unknown member";
+  }
+  return "unknown";
+}
+
+bool IsValidMemberId(std::string_view id) {
+  return id.size() >= 2 && id.size() <= 32 && IsUpperOrDigit(id[0]) && AllChars(id, IsUpperDigitDash);
+}
+bool IsValidNetworkId(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && IsAlnum(id[0]) && AllChars(id, IsNetworkChar);
+}
+bool IsValidCountry(std::string_view code) {
+  return code.size() == 2 && AllChars(code, [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+bool IsValidLanguage(std::string_view code) {
+  return code.size() == 2 && AllChars(code, [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+namespace {
+constexpr std::pair<v1::Role, std::string_view> kRoles[] = {
+    {v1::ROLE_CENTRAL_AUTHORITY, "central-authority"},
+    {v1::ROLE_COMPETENT_AUTHORITY, "competent-authority"},
+    {v1::ROLE_CONTACT_POINT, "contact-point"},
+    {v1::ROLE_COORDINATOR, "coordinator"},
+    {v1::ROLE_RELAY, "relay"},
+};
+}  // namespace
+
+std::optional<v1::Role> ParseRole(std::string_view name) {
+  for (const auto& [role, text] : kRoles) {
+    if (text == name) return role;
+  }
+  return std::nullopt;
+}
+
+std::string RoleName(v1::Role role) {
+  for (const auto& [r, text] : kRoles) {
+    if (r == role) return std::string(text);
+  }
+  return "unspecified";
+}
+
+v1::PublicKeys ToProto(const PublicIdentity& identity) {
+  v1::PublicKeys k;
+  k.set_sign_ed25519(AsString(identity.sign));
+  k.set_agree_x25519(AsString(identity.agree));
+  k.set_transport_curve(AsString(identity.transport));
+  return k;
+}
+
+v1::Signed SignEnrollment(const Identity& applicant, const v1::EnrollmentRequest& request) {
+  std::string body = request.SerializeAsString();
+  return MakeSigned(body, applicant.Sign(kDomainEnrollment, AsBytes(body)));
+}
+
+v1::Signed SignCertificate(const SigningKey& root, const v1::Certificate& certificate) {
+  std::string body = certificate.SerializeAsString();
+  return MakeSigned(body, root.Sign(kDomainCertificate, AsBytes(body)));
+}
+
+v1::Signed SignRoster(const SigningKey& root, const v1::Roster& roster) {
+  std::string body = roster.SerializeAsString();
+  return MakeSigned(body, root.Sign(kDomainRoster, AsBytes(body)));
+}
+
+Result<v1::EnrollmentRequest, TrustError> VerifyEnrollment(const v1::Signed& request) {
+  // The key that must verify is inside the body: parse first, then check the body proves
+  // possession of that key. Nothing in it is trusted until the coordinator admits it.
+  v1::EnrollmentRequest req;
+  if (!req.ParseFromString(request.body()) || req.format() != 1) {
+    return Fail(TrustCode::kMalformed, "enrollment request is malformed");
+  }
+  if (std::string p = MemberFormatProblem(req.member_id(), req.authority_name(), req.country(), req.keys());
+      !p.empty()) {
+    return Fail(TrustCode::kMalformed, "enrollment request: " + p);
+  }
+  if (!VerifySigned(request, AsBytes(req.keys().sign_ed25519()), kDomainEnrollment)) {
+    return Fail(TrustCode::kBadSignature, "enrollment request signature does not verify");
+  }
+  return req;
+}
+
+Result<v1::Certificate, TrustError> VerifyCertificate(const v1::Signed& certificate,
+                                                      ByteView root_key) {
+  if (!VerifySigned(certificate, root_key, kDomainCertificate)) {
+    return Fail(TrustCode::kBadSignature, "certificate signature does not verify under the network root");
+  }
+  v1::Certificate cert;
+  if (!cert.ParseFromString(certificate.body()) || cert.format() != 1) {
+    return Fail(TrustCode::kMalformed, "certificate is malformed");
+  }
+  if (std::string p = MemberFormatProblem(cert.member_id(), cert.authority_name(), cert.country(), cert.keys());
+      !p.empty()) {
+    return Fail(TrustCode::kMalformed, "certificate: " + p);
+  }
+  if (!ConstantTimeEqual(AsBytes(cert.root_key()), root_key)) {
+    return Fail(TrustCode::kMalformed, "certificate names another root than the one that signed it");
+  }
+  if (cert.role() == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(cert.role())) {
+    return Fail(TrustCode::kMalformed, "certificate has no valid role");
+  }
+  if (cert.not_after() <= cert.not_before()) {
+    return Fail(TrustCode::kMalformed, "certificate validity interval is empty");
+  }
+  return cert;
+}
+
+Result<VerifiedRoster, TrustError> VerifyRoster(const v1::Signed& roster, ByteView root_key,
+                                                std::string_view network_id, std::int64_t now) {
+  if (!VerifySigned(roster, root_key, kDomainRoster)) {
+    return Fail(TrustCode::kBadSignature, "roster signature does not verify under the network root");
+  }
+  VerifiedRoster out;
+  out.signed_roster = roster;
+  v1::Roster& r = out.roster;
+  if (!r.ParseFromString(roster.body()) || r.format() != 1 || !IsValidNetworkId(r.network_id()) ||
+      r.version() == 0) {
+    return Fail(TrustCode::kMalformed, "roster is malformed");
+  }
+  if (r.network_id() != network_id || !ConstantTimeEqual(AsBytes(r.root_key()), root_key)) {
+    return Fail(TrustCode::kMalformed, "roster names another network or root than the one that signed it");
+  }
+  if (r.issued_at() > now + kMaxClockSkewSeconds) {
+    return Fail(TrustCode::kNotYetValid, "roster is issued in the future; check the clock");
+  }
+  std::set<std::string> keys_seen;
+  for (const v1::Signed& sc : r.certificates()) {
+    auto cert = VerifyCertificate(sc, root_key);
+    if (!cert) return Fail(cert.error().code, "roster " + cert.error().message);
+    if (cert->network_id() != network_id) {
+      return Fail(TrustCode::kMalformed, "roster lists a certificate of another network");
+    }
+    const std::string id = cert->member_id();
+    if (out.members.count(id) != 0) {
+      return Fail(TrustCode::kDuplicate, "roster lists member " + id + " twice");
+    }
+    for (const std::string* key : {&cert->keys().sign_ed25519(), &cert->keys().agree_x25519(),
+                                   &cert->keys().transport_curve()}) {
+      if (!keys_seen.insert(*key).second) {
+        return Fail(TrustCode::kDuplicate, "roster lists a public key twice (member " + id + ")");
+      }
+    }
+    out.certificate_bodies[id] = sc.body();
+    out.members.emplace(id, std::move(cert).value());
+  }
+  for (const v1::Bridge& b : r.bridges()) {
+    if (!IsValidNetworkId(b.network_id()) || b.root_key().size() != kPublicKeySize ||
+        b.network_id() == network_id) {
+      return Fail(TrustCode::kMalformed, "roster has a malformed bridge");
+    }
+  }
+  for (const v1::Revocation& rev : r.revocations()) {
+    if (!IsValidMemberId(rev.member_id()) || rev.sign_ed25519().size() != kPublicKeySize) {
+      return Fail(TrustCode::kMalformed, "roster has a malformed revocation");
+    }
+  }
+  return out;
+}
+
+Status<TrustError> TrustStore::TrustRoot(const v1::RootKey& root) {
+  if (root.format() != 1 || !IsValidNetworkId(root.network_id()) ||
+      root.root_key().size() != kPublicKeySize) {
+    return Fail(TrustCode::kMalformed, "root key file is malformed");
+  }
+  auto it = networks_.find(root.network_id());
+  if (it != networks_.end()) {
+    if (!ConstantTimeEqual(it->second.root_key, AsBytes(root.root_key()))) {
+      return Fail(TrustCode::kUnknownRoot,
+                  "network " + root.network_id() + " is already trusted with a different root key");
+    }
+    it->second.direct = true;
+    return {};
+  }
+  TrustedNetworkView view;
+  view.network_id = root.network_id();
+  view.root_key = ToBytes(root.root_key());
+  view.direct = true;
+  networks_.emplace(view.network_id, std::move(view));
+  return {};
+}
+
+Result<std::string, TrustError> TrustStore::AcceptRoster(const v1::Signed& roster, std::int64_t now) {
+  // Find the accepted network whose root signed these bytes; the body is not read first.
+  TrustedNetworkView* signer = nullptr;
+  for (auto& [id, net] : networks_) {
+    if (VerifySigned(roster, net.root_key, kDomainRoster)) {
+      signer = &net;
+      break;
+    }
+  }
+  if (signer == nullptr) {
+    return Fail(TrustCode::kUnknownRoot,
+                "roster is not signed by a trusted network root nor by a bridged one");
+  }
+  auto verified = VerifyRoster(roster, signer->root_key, signer->network_id, now);
+  if (!verified) return verified.error();
+  if (signer->roster) {
+    if (signer->roster->signed_roster.body() == roster.body()) return signer->network_id;
+    if (verified->roster.version() <= signer->version()) {
+      return Fail(TrustCode::kRollback,
+                  "roster version " + std::to_string(verified->roster.version()) + " of " +
+                      signer->network_id + " is not newer than the held version " +
+                      std::to_string(signer->version()));
+    }
+  }
+  signer->roster = std::move(verified).value();
+  std::string id = signer->network_id;
+  if (signer->direct) RefreshBridges();
+  return id;
+}
+
+void TrustStore::RefreshBridges() {
+  std::map<std::string, Bytes> bridged;
+  for (const auto& [id, net] : networks_) {
+    if (!net.direct || !net.roster) continue;
+    for (const v1::Bridge& b : net.roster->roster.bridges()) {
+      bridged.emplace(b.network_id(), ToBytes(b.root_key()));
+    }
+  }
+  for (auto it = networks_.begin(); it != networks_.end();) {
+    TrustedNetworkView& net = it->second;
+    auto b = bridged.find(net.network_id);
+    bool still_bridged = b != bridged.end() && ConstantTimeEqual(b->second, net.root_key);
+    if (!net.direct && !still_bridged) {
+      it = networks_.erase(it);  // the bridge was withdrawn: its members no longer verify
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [id, key] : bridged) {
+    if (networks_.count(id) == 0) {
+      TrustedNetworkView view;
+      view.network_id = id;
+      view.root_key = key;
+      view.direct = false;
+      networks_.emplace(id, std::move(view));
+    }
+  }
+}
+
+const TrustedNetworkView* TrustStore::network(const std::string& id) const {
+  auto it = networks_.find(id);
+  return it == networks_.end() ? nullptr : &it->second;
+}
+
+Status<TrustError> TrustStore::CheckStatus(const TrustedNetworkView& net, const v1::Certificate& cert,
+                                           std::int64_t now) const {
+  const std::string who = cert.member_id() + "@" + net.network_id;
+  for (const v1::Revocation& rev : net.roster->roster.revocations()) {
+    if (rev.member_id() == cert.member_id() || rev.sign_ed25519() == cert.keys().sign_ed25519()) {
+      return Fail(TrustCode::kRevoked, "member " + who + " is revoked");
+    }
+  }
+  if (now < cert.not_before()) return Fail(TrustCode::kNotYetValid, "certificate of " + who + " is not yet valid");
+  if (now >= cert.not_after()) return Fail(TrustCode::kExpired, "certificate of " + who + " has expired");
+  return {};
+}
+
+Result<v1::Certificate, TrustError> TrustStore::VerifyMember(const v1::Signed& certificate,
+                                                             std::int64_t now) const {
+  for (const auto& [id, net] : networks_) {
+    if (!VerifySigned(certificate, net.root_key, kDomainCertificate)) continue;
+    auto cert = VerifyCertificate(certificate, net.root_key);
+    if (!cert) return cert.error();
+    if (cert->network_id() != net.network_id) {
+      return Fail(TrustCode::kMalformed, "certificate names another network than its root's");
+    }
+    if (!net.roster) {
+      return Fail(TrustCode::kUnknownMember, "no roster of network " + net.network_id + " is held");
+    }
+    // Revocation first: a revoked member's certificate is no longer in the roster.
+    if (auto st = CheckStatus(net, *cert, now); !st && st.error().code == TrustCode::kRevoked) {
+      return st.error();
+    }
+    auto body = net.roster->certificate_bodies.find(cert->member_id());
+    if (body == net.roster->certificate_bodies.end() || body->second != certificate.body()) {
+      return Fail(TrustCode::kUnknownMember, "certificate of " + cert->member_id() + "@" +
+                                                 net.network_id + " is not in the current roster");
+    }
+    if (auto st = CheckStatus(net, *cert, now); !st) return st.error();
+    return cert;
+  }
+  return Fail(TrustCode::kUnknownRoot, "certificate is not signed by any trusted or bridged network");
+}
+
+Result<v1::Certificate, TrustError> TrustStore::FindMember(const v1::Party& party,
+                                                           std::int64_t now) const {
+  const v1::Signed* sc = SignedCertificateOf(party);
+  if (sc == nullptr) {
+    const TrustedNetworkView* net = network(party.network_id());
+    if (net == nullptr) return Fail(TrustCode::kUnknownRoot, "network " + party.network_id() + " is not trusted");
+    if (net->roster) {
+      for (const v1::Revocation& rev : net->roster->roster.revocations()) {
+        if (rev.member_id() == party.member_id()) {
+          return Fail(TrustCode::kRevoked, "member " + party.member_id() + "@" + party.network_id() + " is revoked");
+        }
+      }
+    }
+    return Fail(TrustCode::kUnknownMember, "no member " + party.member_id() + " in network " + party.network_id());
+  }
+  return VerifyMember(*sc, now);
+}
+
+const v1::Signed* TrustStore::SignedCertificateOf(const v1::Party& party) const {
+  const TrustedNetworkView* net = network(party.network_id());
+  if (net == nullptr || !net->roster) return nullptr;
+  auto body = net->roster->certificate_bodies.find(party.member_id());
+  if (body == net->roster->certificate_bodies.end()) return nullptr;
+  for (const v1::Signed& sc : net->roster->roster.certificates()) {
+    if (sc.body() == body->second) return &sc;
+  }
+  return nullptr;
+}
+
+v1::TrustState TrustStore::Save() const {
+  v1::TrustState state;
+  state.set_format(1);
+  for (const auto& [id, net] : networks_) {
+    v1::TrustedNetwork* t = state.add_networks();
+    t->set_network_id(id);
+    t->set_root_key(AsString(net.root_key));
+    t->set_direct(net.direct);
+    if (net.roster) *t->mutable_roster() = net.roster->signed_roster;
+  }
+  return state;
+}
+
+Result<TrustStore, TrustError> TrustStore::Load(const v1::TrustState& state, std::int64_t now) {
+  if (state.format() != 1) return Fail(TrustCode::kMalformed, "trust state is malformed");
+  TrustStore store;
+  // Direct roots and their rosters first: they decide which bridged networks are reachable.
+  for (bool direct : {true, false}) {
+    for (const v1::TrustedNetwork& t : state.networks()) {
+      if (t.direct() != direct) continue;
+      if (direct) {
+        v1::RootKey root;
+        root.set_format(1);
+        root.set_network_id(t.network_id());
+        root.set_root_key(t.root_key());
+        if (auto st = store.TrustRoot(root); !st) return st.error();
+      }
+      // A bridged network whose bridge is gone is no longer reachable: skip its roster.
+      if (!direct && store.network(t.network_id()) == nullptr) continue;
+      if (!t.roster().body().empty()) {
+        auto r = store.AcceptRoster(t.roster(), now);
+        if (!r) return r.error();
+      }
+    }
+  }
+  return store;
+}
+
+}  // namespace comity::crypto
