@@ -1,0 +1,676 @@
+#include "node/admin.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "crypto/envelope.h"  // PartyOf
+#include "crypto/keystore.h"
+#include "crypto/trust.h"
+#include "node/files.h"
+#include "node/home.h"
+#include "node/passphrase.h"
+
+namespace comity::node {
+namespace {
+
+using crypto::AsBytes;
+using crypto::AsString;
+
+constexpr std::int64_t kDay = 24 * 60 * 60;
+constexpr std::int64_t kDefaultValidDays = 730;
+
+// A parsed command line: the command words, then --options with values and --switches.
+struct Args {
+  std::map<std::string, std::string> options;
+  std::set<std::string> switches;
+
+  std::optional<std::string> Get(const std::string& name) const {
+    auto it = options.find(name);
+    if (it == options.end()) return std::nullopt;
+    return it->second;
+  }
+  bool Has(const std::string& name) const { return switches.count(name) != 0; }
+};
+
+struct Command {
+  std::vector<std::string> words;
+  std::string usage;
+  std::set<std::string> options;   // take a value
+  std::set<std::string> switches;  // take none
+  std::set<std::string> required;
+  std::function<Status<>(const Args&)> run;
+};
+
+// A failure that is the operator's to fix: exit code 1, one line on stderr.
+Error Fail(std::string message) { return MakeError(std::move(message)); }
+
+std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string HomeDir(const Args& args) { return args.Get("home").value_or(Home::DefaultDir()); }
+
+PassphraseSource PassSource(const Args& args) { return PassphraseSource{args.Get("passphrase-file")}; }
+
+crypto::KdfParams CreationKdf() {
+  const char* test = std::getenv("COMITY_TEST_KDF");
+  if (test != nullptr && std::string(test) == "minimum") {
+    std::cerr << "comityd: warning: COMITY_TEST_KDF=minimum: keys get a test-only passphrase "
+                 "hardness; never use this for a real node\n";
+    return crypto::MinimumKdf();
+  }
+  return crypto::ModerateKdf();
+}
+
+// tcp://HOST:PORT with a port from 1 to 65535.
+bool IsValidEndpoint(const std::string& e) {
+  if (e.rfind("tcp://", 0) != 0) return false;
+  auto colon = e.rfind(':');
+  if (colon <= 6 || colon + 1 >= e.size()) return false;
+  std::string port = e.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  int p = std::stoi(port);
+  return p >= 1 && p <= 65535;
+}
+
+Result<std::string> ReadInput(const std::string& path, const char* what) {
+  auto bytes = ReadFile(path);
+  if (!bytes) return Fail(std::string(what) + ": " + bytes.error().message);
+  return bytes;
+}
+
+template <class Message>
+Result<Message> ReadProto(const std::string& path, const char* what) {
+  auto bytes = ReadInput(path, what);
+  if (!bytes) return bytes.error();
+  Message m;
+  if (!m.ParseFromString(*bytes)) return Fail(std::string(what) + " " + path + " is damaged: it does not parse");
+  return m;
+}
+
+Status<> WritePublic(const std::string& path, const std::string& bytes) {
+  return WriteFileAtomic(path, bytes, 0644);
+}
+
+std::string Fp(const std::string& key) { return crypto::Fingerprint(AsBytes(key)); }
+
+std::string TrustFailure(const crypto::TrustError& e) {
+  return std::string(crypto::TrustCodeName(e.code)) + ": " + e.message;
+}
+
+// ---- node identity -------------------------------------------------------------------
+
+Status<> CmdInit(const Args& args) {
+  v1::NodeConfig config;
+  config.set_member_id(*args.Get("id"));
+  config.set_authority_name(*args.Get("name"));
+  config.set_country(*args.Get("country"));
+  if (!crypto::IsValidMemberId(config.member_id())) {
+    return Fail("--id must be 2 to 32 upper-case letters, digits or dashes, starting with a letter or digit (e.g. ES-MJ)");
+  }
+  if (config.authority_name().empty() || config.authority_name().size() > 200) {
+    return Fail("--name must be 1 to 200 characters");
+  }
+  if (!crypto::IsValidCountry(config.country())) return Fail("--country must be an ISO 3166-1 alpha-2 code such as ES");
+  if (auto listen = args.Get("listen")) {
+    for (const std::string& e : SplitList(*listen)) {
+      if (!IsValidEndpoint(e)) return Fail("--listen endpoint '" + e + "' is not tcp://HOST:PORT");
+      config.add_listen(e);
+    }
+  }
+  if (auto via = args.Get("via")) {
+    for (const std::string& r : SplitList(*via)) {
+      if (!crypto::IsValidMemberId(r)) return Fail("--via names '" + r + "', which is not a member id");
+      config.add_via_relays(r);
+    }
+  }
+  if (config.listen().empty() && config.via_relays().empty()) {
+    return Fail("a node needs --listen tcp://HOST:PORT (reachable) or --via RELAY_ID (outbound-only, reached through relays)");
+  }
+  const std::string dir = HomeDir(args);
+  if (FileExists(dir + "/node.conf") || FileExists(dir + "/keys")) {
+    return Fail("refusing to overwrite the existing node in " + dir);
+  }
+  auto pass = ObtainPassphrase(PassSource(args), true);
+  if (!pass) return pass.error();
+  crypto::Identity identity = crypto::Identity::Generate();
+  auto home = Home::Create(dir, config, identity, *pass, CreationKdf());
+  if (!home) return home.error();
+  const crypto::PublicIdentity& pub = identity.public_identity();
+  std::cout << "Created node " << config.member_id() << " (" << config.authority_name() << ", "
+            << config.country() << ") in " << dir << "\n"
+            << "Fingerprint: " << crypto::Fingerprint(pub.sign) << "\n"
+            << "Transport key (CURVE, Z85): " << crypto::Z85Encode(pub.transport) << "\n";
+  return {};
+}
+
+Status<> CmdEnroll(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto pass = ObtainPassphrase(PassSource(args), false);
+  if (!pass) return pass.error();
+  auto identity = home->UnlockIdentity(*pass);
+  if (!identity) return identity.error();
+  const v1::NodeConfig& c = home->config();
+  v1::EnrollmentRequest req;
+  req.set_format(1);
+  req.set_member_id(c.member_id());
+  req.set_authority_name(c.authority_name());
+  req.set_country(c.country());
+  *req.mutable_keys() = c.keys();
+  *req.mutable_endpoints() = c.listen();
+  *req.mutable_via_relays() = c.via_relays();
+  req.set_created_at(Now());
+  v1::Signed signed_req = crypto::SignEnrollment(*identity, req);
+  const std::string out = *args.Get("out");
+  if (auto st = WritePublic(out, signed_req.SerializeAsString()); !st) return st;
+  std::cout << "Enrollment request of " << c.member_id() << " written to " << out << "\n"
+            << "Fingerprint: " << Fp(c.keys().sign_ed25519())
+            << " (read it to the coordinator, who checks it before admitting)\n";
+  return {};
+}
+
+// Prints where this node stands in a network's roster.
+void PrintStanding(const Home& home, const crypto::TrustStore& store, const std::string& network) {
+  auto me = store.FindMember(home.PartyIn(network), Now());
+  if (me && me->keys().sign_ed25519() == home.config().keys().sign_ed25519()) {
+    std::cout << "This node is member " << me->member_id() << " (" << crypto::RoleName(me->role())
+              << ") of " << network << "\n";
+  } else if (me) {
+    std::cout << "Warning: " << network << " lists member " << me->member_id()
+              << " with other keys than this node's\n";
+  } else {
+    std::cout << "This node is not a current member of " << network << " (" << TrustFailure(me.error()) << ")\n";
+  }
+}
+
+Status<> CmdJoin(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto trust = home->LoadTrust(Now());
+  if (!trust) return trust.error();
+  if (auto root_path = args.Get("root")) {
+    auto root = ReadProto<v1::RootKey>(*root_path, "root key file");
+    if (!root) return root.error();
+    if (auto st = trust->TrustRoot(*root); !st) return Fail("cannot trust " + *root_path + ": " + TrustFailure(st.error()));
+  }
+  auto roster = ReadProto<v1::Signed>(*args.Get("roster"), "roster");
+  if (!roster) return roster.error();
+  auto network = trust->AcceptRoster(*roster, Now());
+  if (!network) {
+    std::string hint = network.error().code == crypto::TrustCode::kUnknownRoot && !args.Get("root")
+                           ? "; pass --root ROOT_FILE to trust its network directly"
+                           : "";
+    return Fail("roster refused: " + TrustFailure(network.error()) + hint);
+  }
+  if (auto st = home->SaveTrust(*trust); !st) return st;
+  const crypto::TrustedNetworkView* net = trust->network(*network);
+  std::cout << "Trusting " << *network << " (root fingerprint " << crypto::Fingerprint(net->root_key) << ", "
+            << (net->direct ? "configured root" : "reached through a bridge") << "): roster version "
+            << net->version() << ", " << net->roster->members.size() << " members, "
+            << net->roster->roster.revocations_size() << " revoked, " << net->roster->roster.bridges_size()
+            << " bridges\n";
+  PrintStanding(*home, *trust, *network);
+  return {};
+}
+
+// ---- coordinator ---------------------------------------------------------------------
+
+struct Coordinator {
+  Home home;
+  v1::CoordinatorState state;
+};
+
+Result<Coordinator> OpenCoordinator(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto state = home->LoadCoordinator();
+  if (!state) return state.error();
+  return Coordinator{std::move(home).value(), std::move(state).value()};
+}
+
+Result<crypto::SigningKey> UnlockRootOf(const Coordinator& c, const Args& args) {
+  auto pass = ObtainPassphrase(PassSource(args), false);
+  if (!pass) return pass.error();
+  auto root = c.home.UnlockRoot(*pass);
+  if (!root) return root.error();
+  if (AsString(root->public_key()) != c.state.root_key()) {
+    return Fail("root.key does not match the network state in " + c.home.dir());
+  }
+  return root;
+}
+
+v1::Certificate IssueCertificate(v1::CoordinatorState& state, const v1::EnrollmentRequest& req, v1::Role role,
+                                 std::int64_t valid_days) {
+  const std::int64_t now = Now();
+  v1::Certificate cert;
+  cert.set_format(1);
+  cert.set_network_id(state.network_id());
+  cert.set_member_id(req.member_id());
+  cert.set_authority_name(req.authority_name());
+  cert.set_country(req.country());
+  cert.set_role(role);
+  *cert.mutable_keys() = req.keys();
+  *cert.mutable_endpoints() = req.endpoints();
+  *cert.mutable_via_relays() = req.via_relays();
+  cert.set_not_before(now - crypto::kMaxClockSkewSeconds);
+  cert.set_not_after(now + valid_days * kDay);
+  cert.set_root_key(state.root_key());
+  cert.set_serial(state.next_serial());
+  state.set_next_serial(state.next_serial() + 1);
+  return cert;
+}
+
+// Signs the next roster version from the state and installs it in this node's trust store.
+Result<v1::Signed> PublishRoster(Coordinator& c, const crypto::SigningKey& root) {
+  v1::Roster roster;
+  roster.set_format(1);
+  roster.set_network_id(c.state.network_id());
+  roster.set_version(c.state.last_published_version() + 1);
+  roster.set_issued_at(Now());
+  roster.set_root_key(c.state.root_key());
+  *roster.mutable_certificates() = c.state.certificates();
+  *roster.mutable_revocations() = c.state.revocations();
+  *roster.mutable_bridges() = c.state.bridges();
+  v1::Signed signed_roster = crypto::SignRoster(root, roster);
+
+  auto trust = c.home.LoadTrust(Now());
+  if (!trust) return trust.error();
+  v1::RootKey own;
+  own.set_format(1);
+  own.set_network_id(c.state.network_id());
+  own.set_root_key(c.state.root_key());
+  if (auto st = trust->TrustRoot(own); !st) return Fail(TrustFailure(st.error()));
+  // Verifying what we are about to publish catches a state that would make a bad roster.
+  if (auto ok = trust->AcceptRoster(signed_roster, Now()); !ok) {
+    return Fail("the roster would not verify: " + TrustFailure(ok.error()));
+  }
+  c.state.set_last_published_version(roster.version());
+  if (auto st = c.home.SaveCoordinator(c.state); !st) return st.error();
+  if (auto st = c.home.SaveTrust(*trust); !st) return st.error();
+  return signed_roster;
+}
+
+std::optional<int> FindCertificate(const v1::CoordinatorState& state, const std::string& member_id) {
+  for (int i = 0; i < state.certificates_size(); ++i) {
+    v1::Certificate cert;
+    if (cert.ParseFromString(state.certificates(i).body()) && cert.member_id() == member_id) return i;
+  }
+  return std::nullopt;
+}
+
+Status<> CmdNetworkCreate(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  const std::string network = *args.Get("network");
+  if (!crypto::IsValidNetworkId(network)) {
+    return Fail("--network must be 1 to 64 letters, digits, '.', '_' or '-' (e.g. IberRed)");
+  }
+  if (home->IsCoordinator()) return Fail("this node already holds a network root (" + home->dir() + "/root.key)");
+  auto pass = ObtainPassphrase(PassSource(args), false);
+  if (!pass) return pass.error();
+  auto identity = home->UnlockIdentity(*pass);
+  if (!identity) return identity.error();
+  crypto::SigningKey root = crypto::SigningKey::Generate();
+  // The root key gets the same passphrase hardness as the node's own keys.
+  auto keys = ReadFile(home->PathOf("keys"));
+  if (!keys) return keys.error();
+  auto kdf = crypto::KeystoreParams(AsBytes(*keys));
+  if (!kdf) return kdf.error();
+  if (auto st = home->CreateRoot(root, *pass, *kdf); !st) return st;
+
+  Coordinator c{std::move(home).value(), {}};
+  c.state.set_format(1);
+  c.state.set_network_id(network);
+  c.state.set_root_key(AsString(root.public_key()));
+  c.state.set_next_serial(1);
+  const v1::NodeConfig& cfg = c.home.config();
+  v1::EnrollmentRequest self;
+  self.set_member_id(cfg.member_id());
+  self.set_authority_name(cfg.authority_name());
+  self.set_country(cfg.country());
+  *self.mutable_keys() = cfg.keys();
+  *self.mutable_endpoints() = cfg.listen();
+  *self.mutable_via_relays() = cfg.via_relays();
+  *c.state.add_certificates() =
+      crypto::SignCertificate(root, IssueCertificate(c.state, self, v1::ROLE_COORDINATOR, kDefaultValidDays));
+  auto published = PublishRoster(c, root);
+  if (!published) {
+    ::unlink(c.home.PathOf("root.key").c_str());  // leave no half-made coordinator behind
+    return published.error();
+  }
+  std::cout << "Created network " << network << " with this node (" << cfg.member_id() << ") as coordinator\n"
+            << "Root fingerprint: " << crypto::Fingerprint(root.public_key()) << "\n"
+            << "Roster version 1 is installed locally; export the root with 'comityd network root'\n";
+  return {};
+}
+
+Status<> CmdNetworkAdmit(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  auto role = crypto::ParseRole(*args.Get("role"));
+  if (!role) {
+    return Fail("--role must be one of central-authority, competent-authority, contact-point, coordinator, relay");
+  }
+  std::int64_t valid_days = kDefaultValidDays;
+  if (auto days = args.Get("valid-days")) {
+    if (days->empty() || days->size() > 5 || days->find_first_not_of("0123456789") != std::string::npos ||
+        std::stoll(*days) < 1) {
+      return Fail("--valid-days must be a whole number of days from 1 to 99999");
+    }
+    valid_days = std::stoll(*days);
+  }
+  std::vector<std::string> languages;
+  if (auto l = args.Get("languages")) {
+    languages = SplitList(*l);
+    for (const std::string& lang : languages) {
+      if (!crypto::IsValidLanguage(lang)) return Fail("--languages: '" + lang + "' is not an ISO 639-1 code such as es");
+    }
+  }
+  auto request = ReadProto<v1::Signed>(*args.Get("request"), "enrollment request");
+  if (!request) return request.error();
+  auto req = crypto::VerifyEnrollment(*request);
+  if (!req) return Fail("enrollment request refused: " + TrustFailure(req.error()));
+  if (FindCertificate(c->state, req->member_id())) {
+    return Fail("member " + req->member_id() + " is already in " + c->state.network_id());
+  }
+  for (const v1::Revocation& rev : c->state.revocations()) {
+    if (rev.member_id() == req->member_id() || rev.sign_ed25519() == req->keys().sign_ed25519()) {
+      return Fail("member " + req->member_id() + " (or its key) was revoked; enroll with a new member id and new keys");
+    }
+  }
+  auto root = UnlockRootOf(*c, args);
+  if (!root) return root.error();
+  v1::Certificate cert = IssueCertificate(c->state, *req, *role, valid_days);
+  for (const std::string& lang : languages) cert.add_languages(lang);
+  if (auto forms = args.Get("forms")) {
+    for (const std::string& f : SplitList(*forms)) cert.add_transmission_forms(f);
+  }
+  cert.set_contact_24_7(args.Has("contact-24-7"));
+  *c->state.add_certificates() = crypto::SignCertificate(*root, cert);
+  if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
+  std::cout << "Admitted " << cert.member_id() << " (" << cert.authority_name() << ", " << cert.country() << ") to "
+            << cert.network_id() << " as " << crypto::RoleName(cert.role()) << "\n"
+            << "Fingerprint: " << Fp(cert.keys().sign_ed25519())
+            << " (must match the one the applicant read to you)\n"
+            << "Publish a roster ('comityd network publish') to make it known\n";
+  return {};
+}
+
+Status<> CmdNetworkRevoke(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  const std::string member = *args.Get("member");
+  auto index = FindCertificate(c->state, member);
+  if (!index) return Fail("no member " + member + " in " + c->state.network_id());
+  v1::Certificate cert;
+  cert.ParseFromString(c->state.certificates(*index).body());
+  if (cert.role() == v1::ROLE_COORDINATOR && cert.member_id() == c->home.config().member_id()) {
+    return Fail("the coordinator cannot revoke its own node");
+  }
+  auto root = UnlockRootOf(*c, args);  // the operator must prove they hold the root
+  if (!root) return root.error();
+  v1::Revocation* rev = c->state.add_revocations();
+  rev->set_member_id(member);
+  rev->set_sign_ed25519(cert.keys().sign_ed25519());
+  rev->set_revoked_at(Now());
+  rev->set_reason(args.Get("reason").value_or(""));
+  c->state.mutable_certificates()->DeleteSubrange(*index, 1);
+  if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
+  std::cout << "Revoked " << member << " in " << c->state.network_id()
+            << "; publish a roster ('comityd network publish') to make it known\n";
+  return {};
+}
+
+Status<> CmdNetworkBridge(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  auto other = ReadProto<v1::RootKey>(*args.Get("root"), "root key file");
+  if (!other) return other.error();
+  if (other->format() != 1 || !crypto::IsValidNetworkId(other->network_id()) ||
+      other->root_key().size() != crypto::kPublicKeySize) {
+    return Fail("root key file " + *args.Get("root") + " is malformed");
+  }
+  if (other->network_id() == c->state.network_id()) return Fail("a network cannot bridge itself");
+  for (const v1::Bridge& b : c->state.bridges()) {
+    if (b.network_id() == other->network_id()) {
+      return Fail(c->state.network_id() + " already bridges " + b.network_id());
+    }
+  }
+  auto root = UnlockRootOf(*c, args);
+  if (!root) return root.error();
+  v1::Bridge* b = c->state.add_bridges();
+  b->set_network_id(other->network_id());
+  b->set_root_key(other->root_key());
+  if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
+  std::cout << c->state.network_id() << " now bridges " << other->network_id() << " (root fingerprint "
+            << Fp(other->root_key()) << "); publish a roster to make it known\n";
+  return {};
+}
+
+Status<> CmdNetworkPublish(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  auto root = UnlockRootOf(*c, args);
+  if (!root) return root.error();
+  auto roster = PublishRoster(*c, *root);
+  if (!roster) return roster.error();
+  const std::string out = *args.Get("out");
+  if (auto st = WritePublic(out, roster->SerializeAsString()); !st) return st;
+  std::cout << "Published roster version " << c->state.last_published_version() << " of " << c->state.network_id()
+            << ": " << c->state.certificates_size() << " members, " << c->state.revocations_size() << " revoked, "
+            << c->state.bridges_size() << " bridges -> " << out << "\n";
+  return {};
+}
+
+Status<> CmdNetworkRoot(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  v1::RootKey root;
+  root.set_format(1);
+  root.set_network_id(c->state.network_id());
+  root.set_root_key(c->state.root_key());
+  const std::string out = *args.Get("out");
+  if (auto st = WritePublic(out, root.SerializeAsString()); !st) return st;
+  std::cout << "Root of " << root.network_id() << " written to " << out << "\n"
+            << "Root fingerprint: " << Fp(root.root_key()) << " (read it aloud to whoever installs it)\n";
+  return {};
+}
+
+// ---- inspection ----------------------------------------------------------------------
+
+Status<> CmdShow(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto trust = home->LoadTrust(Now());
+  if (!trust) return trust.error();
+  const v1::NodeConfig& c = home->config();
+  std::cout << "Node " << c.member_id() << " (" << c.authority_name() << ", " << c.country() << ")\n"
+            << "Fingerprint: " << Fp(c.keys().sign_ed25519()) << "\n"
+            << "Transport key (CURVE, Z85): " << crypto::Z85Encode(AsBytes(c.keys().transport_curve())) << "\n";
+  for (const std::string& e : c.listen()) std::cout << "Listens on: " << e << "\n";
+  for (const std::string& r : c.via_relays()) std::cout << "Reached via relay: " << r << "\n";
+  if (home->IsCoordinator()) {
+    auto state = home->LoadCoordinator();
+    if (!state) return state.error();
+    std::cout << "Coordinator of " << state->network_id() << " (root fingerprint " << Fp(state->root_key())
+              << "), last published roster version " << state->last_published_version() << "\n";
+  }
+  for (const auto& [id, net] : trust->networks()) {
+    std::cout << "Trusts " << id << " (" << (net.direct ? "configured root" : "bridged") << ", root fingerprint "
+              << crypto::Fingerprint(net.root_key) << "): roster version " << net.version() << "\n";
+  }
+  return {};
+}
+
+Status<> CmdMembers(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto trust = home->LoadTrust(Now());
+  if (!trust) return trust.error();
+  auto only = args.Get("network");
+  if (only && trust->network(*only) == nullptr) return Fail("network " + *only + " is not trusted by this node");
+  const std::int64_t now = Now();
+  for (const auto& [id, net] : trust->networks()) {
+    if ((only && *only != id) || !net.roster) continue;
+    std::cout << id << " roster version " << net.version() << "\n";
+    for (const auto& [member, cert] : net.roster->members) {
+      auto status = trust->FindMember(crypto::PartyOf(cert), now);
+      std::cout << "  " << member << "  " << cert.country() << "  " << crypto::RoleName(cert.role()) << "  "
+                << cert.authority_name() << "  [" << (status ? "valid" : crypto::TrustCodeName(status.error().code))
+                << "]";
+      if (cert.languages_size() > 0) {
+        std::cout << "  languages:";
+        for (const std::string& l : cert.languages()) std::cout << " " << l;
+      }
+      if (cert.contact_24_7()) std::cout << "  24/7";
+      std::cout << "\n";
+    }
+    for (const v1::Revocation& rev : net.roster->roster.revocations()) {
+      std::cout << "  " << rev.member_id() << "  [revoked]\n";
+    }
+  }
+  return {};
+}
+
+// Exit 0 when the member verifies now, 1 (with the reason) when it does not.
+Status<> CmdVerify(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto trust = home->LoadTrust(Now());
+  if (!trust) return trust.error();
+  v1::Party party;
+  party.set_network_id(*args.Get("network"));
+  party.set_member_id(*args.Get("member"));
+  auto cert = trust->FindMember(party, Now());
+  if (!cert) {
+    return Fail(party.member_id() + "@" + party.network_id() + " does not verify: " + TrustFailure(cert.error()));
+  }
+  std::cout << party.member_id() << "@" << party.network_id() << " verifies: " << cert->authority_name() << ", "
+            << cert->country() << ", " << crypto::RoleName(cert->role()) << ", fingerprint "
+            << Fp(cert->keys().sign_ed25519()) << "\n";
+  return {};
+}
+
+const std::vector<Command>& Commands() {
+  static const std::set<std::string> kPass = {"home", "passphrase-file"};
+  auto with = [](std::set<std::string> extra) {
+    extra.insert(kPass.begin(), kPass.end());
+    return extra;
+  };
+  static const std::vector<Command> commands = {
+      {{"init"}, "init --home DIR --id ID --name NAME --country CC [--listen tcp://HOST:PORT] [--via RELAY_ID[,...]]",
+       with({"id", "name", "country", "listen", "via"}), {}, {"id", "name", "country"}, CmdInit},
+      {{"enroll"}, "enroll --home DIR --out REQUEST", with({"out"}), {}, {"out"}, CmdEnroll},
+      {{"join"}, "join --home DIR --roster ROSTER [--root ROOT_FILE]", with({"roster", "root"}), {}, {"roster"}, CmdJoin},
+      {{"show"}, "show --home DIR", with({}), {}, {}, CmdShow},
+      {{"members"}, "members --home DIR [--network NET]", with({"network"}), {}, {}, CmdMembers},
+      {{"verify"}, "verify --home DIR --network NET --member ID", with({"network", "member"}), {},
+       {"network", "member"}, CmdVerify},
+      {{"network", "create"}, "network create --home DIR --network NET", with({"network"}), {}, {"network"},
+       CmdNetworkCreate},
+      {{"network", "admit"},
+       "network admit --home DIR --request REQUEST --role ROLE [--languages es,pt] [--forms LIST] [--contact-24-7] "
+       "[--valid-days N]",
+       with({"request", "role", "languages", "forms", "valid-days"}), {"contact-24-7"}, {"request", "role"},
+       CmdNetworkAdmit},
+      {{"network", "revoke"}, "network revoke --home DIR --member ID [--reason TEXT]", with({"member", "reason"}), {},
+       {"member"}, CmdNetworkRevoke},
+      {{"network", "bridge"}, "network bridge --home DIR --root OTHER_ROOT_FILE", with({"root"}), {}, {"root"},
+       CmdNetworkBridge},
+      {{"network", "publish"}, "network publish --home DIR --out ROSTER", with({"out"}), {}, {"out"},
+       CmdNetworkPublish},
+      {{"network", "root"}, "network root --home DIR --out ROOT_FILE", with({"out"}), {}, {"out"}, CmdNetworkRoot},
+  };
+  return commands;
+}
+
+void PrintUsage(std::ostream& out) {
+  out << "usage: comityd COMMAND [OPTIONS]\n"
+         "The passphrase comes from --passphrase-file FILE, COMITY_PASSPHRASE, or a prompt.\n"
+         "--home defaults to ~/.comity.\n\ncommands:\n";
+  for (const Command& c : Commands()) out << "  comityd " << c.usage << "\n";
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "comityd: " << message << " (see 'comityd --help')\n";
+  return 2;
+}
+
+}  // namespace
+
+int RunAdminCommand(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintUsage(args.empty() ? std::cerr : std::cout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "comityd 0.1.0\n";
+    return 0;
+  }
+  const Command* command = nullptr;
+  for (const Command& c : Commands()) {
+    if (args.size() >= c.words.size() && std::equal(c.words.begin(), c.words.end(), args.begin()) &&
+        (command == nullptr || c.words.size() > command->words.size())) {
+      command = &c;
+    }
+  }
+  if (command == nullptr) return UsageError("unknown command '" + args[0] + (args.size() > 1 && args[0] == "network" ? " " + args[1] : "") + "'");
+
+  Args parsed;
+  for (std::size_t i = command->words.size(); i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << "usage: comityd " << command->usage << "\n";
+      return 0;
+    }
+    if (a.rfind("--", 0) != 0) return UsageError("unexpected argument '" + a + "'");
+    std::string name = a.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (command->switches.count(name) != 0) {
+      if (value) return UsageError("--" + name + " takes no value");
+      parsed.switches.insert(name);
+    } else if (command->options.count(name) != 0) {
+      if (!value) {
+        if (i + 1 >= args.size()) return UsageError("--" + name + " needs a value");
+        value = args[++i];
+      }
+      if (parsed.options.count(name) != 0) return UsageError("--" + name + " is given twice");
+      parsed.options[name] = *value;
+    } else {
+      return UsageError("unknown option --" + name + " for '" + command->usage.substr(0, command->usage.find(" --")) + "'");
+    }
+  }
+  for (const std::string& r : command->required) {
+    if (!parsed.Get(r)) return UsageError("missing --" + r + "; usage: comityd " + command->usage);
+  }
+  Status<> st = command->run(parsed);
+  if (!st) {
+    std::cerr << "comityd: error: " << st.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace comity::node

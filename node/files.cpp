@@ -1,0 +1,100 @@
+#include "node/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace comity::node {
+namespace {
+
+Error SysError(const std::string& what, const std::string& path) {
+  return MakeError(what + " " + path + ": " + std::strerror(errno));
+}
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Closes a descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { int fd = fd_; fd_ = -1; return fd; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return SysError("cannot read", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return SysError("cannot read", path);
+  if (!S_ISREG(st.st_mode)) return MakeError("cannot read " + path + ": not a regular file");
+  if (static_cast<std::size_t>(st.st_size) > max_bytes) return MakeError("cannot read " + path + ": file is too large");
+  std::string out;
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SysError("cannot read", path);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
+}
+
+Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode, bool exclusive) {
+  if (exclusive && FileExists(path)) return MakeError("refusing to overwrite " + path + ": it exists");
+  std::string tmp = path + ".tmp-XXXXXX";
+  Fd fd(::mkstemp(tmp.data()));
+  if (fd.get() < 0) return SysError("cannot create a temporary file for", path);
+  auto fail = [&](const std::string& what) {
+    Error e = SysError(what, path);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (::fchmod(fd.get(), mode) != 0) return fail("cannot set permissions of");
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot write");
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail("cannot sync");
+  if (::close(fd.release()) != 0) return fail("cannot write");
+  if (exclusive) {
+    // link() fails if the target appeared meanwhile, unlike rename().
+    if (::link(tmp.c_str(), path.c_str()) != 0) return fail("cannot create");
+    ::unlink(tmp.c_str());
+  } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail("cannot replace");
+  }
+  Fd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) ::fsync(dir.get());
+  return {};
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace comity::node

@@ -1,0 +1,24 @@
+// Small, careful file access for a node's home directory: whole-file reads, and atomic
+// replacement (write a temporary file beside the target, fsync, rename, fsync the folder),
+// so a crash or a full disk never leaves a half-written file where a good one was.
+// Stateless functions; safe from any thread for distinct paths.
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+
+#include "crypto/result.h"
+
+namespace comity::node {
+
+// Reads a whole file (refuses files over `max_bytes`).
+Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes = 64u << 20);
+
+// Atomically replaces (or creates) `path` with `data`, with permission bits `mode`.
+// When `exclusive` is true, fails if `path` already exists.
+Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode = 0600,
+                         bool exclusive = false);
+
+bool FileExists(const std::string& path);
+
+}  // namespace comity::node
