@@ -243,6 +243,13 @@ Result<std::string, TrustError> TrustStore::AcceptRoster(const v1::Signed& roste
     }
   }
   if (signer == nullptr) {
+    // Only to word the error: a roster that names a trusted network but does not verify
+    // under its root is forged or damaged, not merely from elsewhere.
+    v1::Roster claimed;
+    if (claimed.ParseFromString(roster.body()) && networks_.count(claimed.network_id()) != 0) {
+      return Fail(TrustCode::kBadSignature, "roster claims to be of " + claimed.network_id() +
+                                                " but its signature does not verify under that network's root");
+    }
     return Fail(TrustCode::kUnknownRoot,
                 "roster is not signed by a trusted network root nor by a bridged one");
   }

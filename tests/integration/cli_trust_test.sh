@@ -1,1 +1,156 @@
-echo todo
+#!/usr/bin/env bash
+# Drives the real comityd binary through the trust life cycle and its refusals: two networks,
+# enrollment, admission, bridges, revocation, rollback, tampering, bad input. Every refusal
+# must be one line on stderr with a non-zero exit and must leave the node's files unchanged.
+# Usage: cli_trust_test.sh PATH_TO_COMITYD
+set -uo pipefail
+COMITYD=$(realpath "${1:?usage: cli_trust_test.sh PATH_TO_COMITYD}")
+[ -x "$COMITYD" ] || { echo "cli_trust_test: no comityd at $COMITYD" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/comity-cli-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default is MODERATE
+unset COMITY_PASSPHRASE
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect CODE PATTERN -- ARGS: runs comityd, checks the exit code and that stdout+stderr
+# match PATTERN (grep -E); on refusal (CODE != 0) stderr must be exactly one line.
+expect() {
+  local code=$1 pattern=$2; shift 3
+  "$COMITYD" "$@" >out.txt 2>err.txt </dev/null
+  local rc=$?
+  if [ "$rc" -ne "$code" ]; then bad "comityd $* -> exit $rc, wanted $code: $(cat err.txt)"; return; fi
+  if ! cat out.txt err.txt | grep -Eq -- "$pattern"; then bad "comityd $* -> output lacks /$pattern/: $(cat out.txt err.txt)"; return; fi
+  if [ "$code" -ne 0 ] && [ "$(grep -vc '^comityd: warning' err.txt)" -ne 1 ]; then
+    bad "comityd $* -> stderr is not one line: $(cat err.txt)"; return
+  fi
+  ok
+}
+snapshot() { (cd "$1" && sha256sum ./* 2>/dev/null | sort); }
+unchanged() {  # unchanged DIR SNAPSHOT_FILE WHAT
+  if [ "$(snapshot "$1")" == "$(cat "$2")" ]; then ok; else bad "$3 changed $1"; fi
+}
+flip_byte() {  # flip_byte FILE POS: xor one bit of the byte at POS
+  local orig
+  orig=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
+  printf "\\x$(printf %02x $(( (orig ^ 1) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
+for n in coord a b c other wcoord w1; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" > $n.pass); done
+
+# --- creation and bad input to init ---
+expect 0 'Fingerprint: ([0-9a-f]{4} ){7}[0-9a-f]{4}$' -- init $(P coord) --id IBR-COORD --name "IberRed Secretariat" --country ES --listen tcp://127.0.0.1:47001
+expect 0 'Created network IberRed' -- network create $(P coord) --network IberRed
+expect 1 'already holds a network root' -- network create $(P coord) --network Other
+expect 0 'Created node A-ONE' -- init $(P a) --id A-ONE --name "Authority A" --country ES --listen tcp://127.0.0.1:47002
+expect 0 'Created node B-TWO' -- init $(P b) --id B-TWO --name "Authority B" --country PT --via IBR-COORD
+snapshot a > a.snap
+expect 1 'refusing to overwrite' -- init $(P a) --id A-ONE --name "Again" --country ES --listen tcp://127.0.0.1:47002
+unchanged a a.snap "a second init"
+expect 1 'ISO 3166-1' -- init $(P c) --id C-THREE --name "C" --country spain --listen tcp://127.0.0.1:1
+expect 1 'member id|--id' -- init $(P c) --id "bad id" --name "C" --country ES --listen tcp://127.0.0.1:1
+expect 1 'not tcp://HOST:PORT' -- init $(P c) --id C-THREE --name "C" --country ES --listen udp://x
+expect 1 '--listen .* or --via' -- init $(P c) --id C-THREE --name "C" --country ES
+if [ -e c/keys ] || [ -e c/node.conf ]; then bad "refused init left files in c/"; else ok; fi
+expect 2 'unknown option --colour' -- init $(P c) --id C-THREE --colour red
+expect 2 'missing --name' -- init $(P c) --id C-THREE --country ES
+expect 2 'unknown command' -- frobnicate
+expect 1 'no passphrase' -- enroll --home "$WORK/a" --out x.request
+
+# --- secrets at rest ---
+if [ "$(stat -c %a a/keys)" == 600 ] && [ "$(stat -c %a coord/root.key)" == 600 ]; then ok; else bad "key files are not mode 0600"; fi
+if grep -rqF "$(cat a.pass)" a/ coord/; then bad "a passphrase reached the disk"; else ok; fi
+
+# --- passphrase sources: file wins over the environment, the environment works alone ---
+expect 1 'wrong passphrase' -- enroll --home "$WORK/a" --passphrase-file "$WORK/b.pass" --out x.request
+COMITY_PASSPHRASE=$(cat a.pass) expect 0 'Enrollment request of A-ONE' -- enroll --home "$WORK/a" --out a.request
+COMITY_PASSPHRASE=wrong expect 0 'Enrollment request of A-ONE' -- enroll $(P a) --out a.request
+expect 0 'Enrollment request of B-TWO' -- enroll $(P b) --out b.request
+
+# --- admission ---
+snapshot coord > coord.snap
+expect 1 'wrong passphrase' -- network admit --home "$WORK/coord" --passphrase-file "$WORK/a.pass" --request a.request --role central-authority
+unchanged coord coord.snap "a refused admit"
+expect 2 'missing --role' -- network admit $(P coord) --request a.request
+expect 1 '--role must be one of' -- network admit $(P coord) --request a.request --role judge
+expect 1 'ISO 639-1' -- network admit $(P coord) --request a.request --role central-authority --languages spanish
+cp a.request forged.request; flip_byte forged.request 20
+expect 1 'enrollment request refused' -- network admit $(P coord) --request forged.request --role central-authority
+expect 1 'cannot read' -- network admit $(P coord) --request missing.request --role central-authority
+unchanged coord coord.snap "refused admits"
+expect 0 'Admitted A-ONE .* as central-authority' -- network admit $(P coord) --request a.request --role central-authority --languages es,en --contact-24-7
+expect 1 'already in IberRed' -- network admit $(P coord) --request a.request --role central-authority
+expect 0 'Admitted B-TWO' -- network admit $(P coord) --request b.request --role relay
+expect 0 'Published roster version 2 of IberRed: 3 members' -- network publish $(P coord) --out ibr-2.roster
+expect 0 'Root fingerprint' -- network root $(P coord) --out ibr.root
+
+# --- joining ---
+expect 1 'unknown root.*--root' -- join $(P a) --roster ibr-2.roster
+expect 0 'This node is member A-ONE \(central-authority\) of IberRed' -- join $(P a) --roster ibr-2.roster --root ibr.root
+expect 0 'This node is member B-TWO \(relay\) of IberRed' -- join $(P b) --roster ibr-2.roster --root ibr.root
+expect 0 'B-TWO@IberRed verifies' -- verify $(P a) --network IberRed --member B-TWO
+expect 1 'unknown member' -- verify $(P a) --network IberRed --member NOBODY
+expect 1 'unknown root' -- verify $(P a) --network WACAP --member W-ONE
+
+# --- tampering: any damaged roster is refused and trust.pb stays as it was ---
+snapshot a > a.snap
+size=$(stat -c %s ibr-2.roster)
+for pos in 0 1 7 30 $((size / 2)) $((size - 70)) $((size - 1)); do
+  cp ibr-2.roster t.roster
+  flip_byte t.roster "$pos"
+  if cmp -s ibr-2.roster t.roster; then bad "flip_byte did not change byte $pos"; fi
+  expect 1 'roster' -- join $(P a) --roster t.roster
+done
+head -c $((size - 10)) ibr-2.roster > t.roster
+expect 1 'roster' -- join $(P a) --roster t.roster
+unchanged a a.snap "refused rosters"
+
+# --- revocation and rollback ---
+expect 1 'no member NOBODY' -- network revoke $(P coord) --member NOBODY
+expect 1 'cannot revoke its own node' -- network revoke $(P coord) --member IBR-COORD
+expect 0 'Revoked B-TWO' -- network revoke $(P coord) --member B-TWO --reason "left the network"
+expect 1 'was revoked' -- network admit $(P coord) --request b.request --role relay
+expect 0 'Published roster version 3 of IberRed: 2 members, 1 revoked' -- network publish $(P coord) --out ibr-3.roster
+expect 0 'roster version 3' -- join $(P a) --roster ibr-3.roster
+expect 1 'revoked' -- verify $(P a) --network IberRed --member B-TWO
+expect 1 'rollback' -- join $(P a) --roster ibr-2.roster
+expect 0 'not a current member of IberRed \(revoked' -- join $(P b) --roster ibr-3.roster
+expect 0 'A-ONE@IberRed verifies' -- verify $(P coord) --network IberRed --member A-ONE
+
+# --- a second network, bridges ---
+expect 0 'Created node W-COORD' -- init $(P wcoord) --id W-COORD --name "WACAP Secretariat" --country SN --listen tcp://127.0.0.1:47101
+expect 0 'Created network WACAP' -- network create $(P wcoord) --network WACAP
+expect 0 'Created node W-ONE' -- init $(P w1) --id W-ONE --name "Ministere de la Justice" --country SN --listen tcp://127.0.0.1:47102
+expect 0 'Enrollment' -- enroll $(P w1) --out w1.request
+expect 0 'Admitted W-ONE' -- network admit $(P wcoord) --request w1.request --role central-authority --languages fr
+expect 0 'Published roster version 2 of WACAP' -- network publish $(P wcoord) --out w-2.roster
+expect 0 'Root of WACAP' -- network root $(P wcoord) --out wacap.root
+expect 0 'This node is member W-ONE' -- join $(P w1) --roster w-2.roster --root wacap.root
+expect 1 'unknown root' -- join $(P a) --roster w-2.roster
+expect 1 'cannot bridge itself' -- network bridge $(P coord) --root ibr.root
+expect 0 'IberRed now bridges WACAP' -- network bridge $(P coord) --root wacap.root
+expect 1 'already bridges WACAP' -- network bridge $(P coord) --root wacap.root
+expect 0 '1 bridges' -- network publish $(P coord) --out ibr-4.roster
+expect 0 'roster version 4' -- join $(P a) --roster ibr-4.roster
+expect 0 'reached through a bridge' -- join $(P a) --roster w-2.roster
+expect 0 'W-ONE@WACAP verifies' -- verify $(P a) --network WACAP --member W-ONE
+# WACAP has not bridged IberRed: its member still refuses IberRed's roster without the root.
+expect 1 'unknown root' -- join $(P w1) --roster ibr-4.roster
+expect 0 'Trusts WACAP \(bridged' -- show $(P a)
+expect 0 'W-ONE +SN +central-authority' -- members $(P a) --network WACAP
+expect 1 'not trusted' -- members $(P a) --network EJN
+
+# --- damaged home files are reported, not crashed on ---
+cp -r a a2; printf 'garbage' > a2/trust.pb
+expect 1 'trust.pb is damaged' -- verify --home "$WORK/a2" --network IberRed --member A-ONE
+printf 'garbage' > a2/keys
+expect 1 'keystore is malformed' -- enroll --home "$WORK/a2" --passphrase-file "$WORK/a.pass" --out x.request
+expect 1 'no node in' -- show --home "$WORK/nowhere"
+
+echo "cli_trust_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
