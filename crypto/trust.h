@@ -65,6 +65,9 @@ struct VerifiedRoster {
   v1::Roster roster;                                // parsed body, certificates still signed
   std::map<std::string, v1::Certificate> members;   // by member id
   std::map<std::string, std::string> certificate_bodies;  // member id -> exact signed body
+  // Exact signed body -> (member id, signature): VerifyMember's lookup, so a certificate the
+  // roster already vouched for costs no second signature verification.
+  std::map<std::string, std::pair<std::string, std::string>> member_by_body;
 };
 
 // Verifies a roster under `root_key`: signature, format, that it names `network_id` and
