@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <ctime>
 #include <functional>
 #include <iostream>
@@ -353,7 +354,8 @@ Status<> CmdNetworkCreate(const Args& args) {
       crypto::SignCertificate(root, IssueCertificate(c.state, self, v1::ROLE_COORDINATOR, kDefaultValidDays));
   auto published = PublishRoster(c, root);
   if (!published) {
-    ::unlink(c.home.PathOf("root.key").c_str());  // leave no half-made coordinator behind
+    ::unlink(c.home.PathOf("network.pb").c_str());  // leave no half-made coordinator behind
+    ::unlink(c.home.PathOf("root.key").c_str());
     return published.error();
   }
   std::cout << "Created network " << network << " with this node (" << cfg.member_id() << ") as coordinator\n"
@@ -391,9 +393,21 @@ Status<> CmdNetworkAdmit(const Args& args) {
   if (FindCertificate(c->state, req->member_id())) {
     return Fail("member " + req->member_id() + " is already in " + c->state.network_id());
   }
+  // Revocation is by key: a revoked member may come back under its id, with new keys only.
   for (const v1::Revocation& rev : c->state.revocations()) {
-    if (rev.member_id() == req->member_id() || rev.sign_ed25519() == req->keys().sign_ed25519()) {
-      return Fail("member " + req->member_id() + " (or its key) was revoked; enroll with a new member id and new keys");
+    if (rev.sign_ed25519() == req->keys().sign_ed25519()) {
+      return Fail("the signing key of " + req->member_id() + " was revoked; enroll again with new keys ('comityd init' in a new home)");
+    }
+  }
+  const v1::PublicKeys& k = req->keys();
+  for (const v1::Signed& sc : c->state.certificates()) {
+    v1::Certificate other;
+    other.ParseFromString(sc.body());
+    for (const std::string* mine : {&k.sign_ed25519(), &k.agree_x25519(), &k.transport_curve()}) {
+      const v1::PublicKeys& o = other.keys();
+      if (*mine == o.sign_ed25519() || *mine == o.agree_x25519() || *mine == o.transport_curve()) {
+        return Fail("the request of " + req->member_id() + " reuses a public key of member " + other.member_id());
+      }
     }
   }
   auto root = UnlockRootOf(*c, args);
@@ -462,6 +476,23 @@ Status<> CmdNetworkBridge(const Args& args) {
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
   std::cout << c->state.network_id() << " now bridges " << other->network_id() << " (root fingerprint "
             << Fp(other->root_key()) << "); publish a roster to make it known\n";
+  return {};
+}
+
+Status<> CmdNetworkUnbridge(const Args& args) {
+  auto c = OpenCoordinator(args);
+  if (!c) return c.error();
+  const std::string other = *args.Get("network");
+  auto* bridges = c->state.mutable_bridges();
+  auto it = std::find_if(bridges->begin(), bridges->end(),
+                         [&](const v1::Bridge& b) { return b.network_id() == other; });
+  if (it == bridges->end()) return Fail(c->state.network_id() + " does not bridge " + other);
+  auto root = UnlockRootOf(*c, args);
+  if (!root) return root.error();
+  bridges->erase(it);
+  if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
+  std::cout << c->state.network_id() << " no longer bridges " << other
+            << "; publish a roster to make it known\n";
   return {};
 }
 
@@ -595,6 +626,8 @@ const std::vector<Command>& Commands() {
        {"member"}, CmdNetworkRevoke},
       {{"network", "bridge"}, "network bridge --home DIR --root OTHER_ROOT_FILE", with({"root"}), {}, {"root"},
        CmdNetworkBridge},
+      {{"network", "unbridge"}, "network unbridge --home DIR --network OTHER_NET", with({"network"}), {}, {"network"},
+       CmdNetworkUnbridge},
       {{"network", "publish"}, "network publish --home DIR --out ROSTER", with({"out"}), {}, {"out"},
        CmdNetworkPublish},
       {{"network", "root"}, "network root --home DIR --out ROOT_FILE", with({"out"}), {}, {"out"}, CmdNetworkRoot},

@@ -82,7 +82,10 @@ Result<crypto::Identity> Home::UnlockIdentity(const crypto::SecretBytes& passphr
   if (!secret) return MakeError("cannot unlock the node keys: " + secret.error().message);
   auto identity = crypto::Identity::FromSecret(*secret);
   if (!identity) return identity.error();
-  if (identity->public_identity().sign != crypto::ToBytes(config_.keys().sign_ed25519())) {
+  const crypto::PublicIdentity& pub = identity->public_identity();
+  const v1::PublicKeys& expected = config_.keys();
+  if (pub.sign != crypto::ToBytes(expected.sign_ed25519()) || pub.agree != crypto::ToBytes(expected.agree_x25519()) ||
+      pub.transport != crypto::ToBytes(expected.transport_curve())) {
     return MakeError("the keys in " + dir_ + " do not belong to the node described in node.conf");
   }
   return identity;

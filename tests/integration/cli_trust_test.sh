@@ -114,13 +114,23 @@ unchanged a a.snap "refused rosters"
 expect 1 'no member NOBODY' -- network revoke $(P coord) --member NOBODY
 expect 1 'cannot revoke its own node' -- network revoke $(P coord) --member IBR-COORD
 expect 0 'Revoked B-TWO' -- network revoke $(P coord) --member B-TWO --reason "left the network"
-expect 1 'was revoked' -- network admit $(P coord) --request b.request --role relay
+expect 1 'signing key of B-TWO was revoked' -- network admit $(P coord) --request b.request --role relay
 expect 0 'Published roster version 3 of IberRed: 2 members, 1 revoked' -- network publish $(P coord) --out ibr-3.roster
 expect 0 'roster version 3' -- join $(P a) --roster ibr-3.roster
 expect 1 'revoked' -- verify $(P a) --network IberRed --member B-TWO
 expect 1 'rollback' -- join $(P a) --roster ibr-2.roster
 expect 0 'not a current member of IberRed \(revoked' -- join $(P b) --roster ibr-3.roster
 expect 0 'A-ONE@IberRed verifies' -- verify $(P coord) --network IberRed --member A-ONE
+# B-TWO comes back under its id with new keys; a request reusing another member's keys is refused.
+expect 0 'Created node B-TWO' -- init --home "$WORK/b2" --passphrase-file "$WORK/b.pass" --id B-TWO --name "Authority B" --country PT --via IBR-COORD
+expect 0 'Enrollment request of B-TWO' -- enroll --home "$WORK/b2" --passphrase-file "$WORK/b.pass" --out b2.request
+expect 0 'Admitted B-TWO' -- network admit $(P coord) --request b2.request --role relay
+cp -r a a-copy; sed -i 's/member_id: "A-ONE"/member_id: "A-COPY"/' a-copy/node.conf
+expect 0 'Enrollment request of A-COPY' -- enroll --home "$WORK/a-copy" --passphrase-file "$WORK/a.pass" --out a-copy.request
+expect 1 'reuses a public key of member A-ONE' -- network admit $(P coord) --request a-copy.request --role relay
+expect 0 'Published roster version 4 of IberRed: 3 members, 1 revoked' -- network publish $(P coord) --out ibr-3b.roster
+expect 0 'roster version 4' -- join $(P a) --roster ibr-3b.roster
+expect 0 'B-TWO@IberRed verifies' -- verify $(P a) --network IberRed --member B-TWO
 
 # --- a second network, bridges ---
 expect 0 'Created node W-COORD' -- init $(P wcoord) --id W-COORD --name "WACAP Secretariat" --country SN --listen tcp://127.0.0.1:47101
@@ -135,15 +145,21 @@ expect 1 'unknown root' -- join $(P a) --roster w-2.roster
 expect 1 'cannot bridge itself' -- network bridge $(P coord) --root ibr.root
 expect 0 'IberRed now bridges WACAP' -- network bridge $(P coord) --root wacap.root
 expect 1 'already bridges WACAP' -- network bridge $(P coord) --root wacap.root
-expect 0 '1 bridges' -- network publish $(P coord) --out ibr-4.roster
-expect 0 'roster version 4' -- join $(P a) --roster ibr-4.roster
+expect 0 '1 bridges' -- network publish $(P coord) --out ibr-5.roster
+expect 0 'roster version 5' -- join $(P a) --roster ibr-5.roster
 expect 0 'reached through a bridge' -- join $(P a) --roster w-2.roster
 expect 0 'W-ONE@WACAP verifies' -- verify $(P a) --network WACAP --member W-ONE
 # WACAP has not bridged IberRed: its member still refuses IberRed's roster without the root.
-expect 1 'unknown root' -- join $(P w1) --roster ibr-4.roster
+expect 1 'unknown root' -- join $(P w1) --roster ibr-5.roster
 expect 0 'Trusts WACAP \(bridged' -- show $(P a)
 expect 0 'W-ONE +SN +central-authority' -- members $(P a) --network WACAP
 expect 1 'not trusted' -- members $(P a) --network EJN
+
+expect 1 'does not bridge EJN' -- network unbridge $(P coord) --network EJN
+expect 0 'no longer bridges WACAP' -- network unbridge $(P coord) --network WACAP
+expect 0 '0 bridges' -- network publish $(P coord) --out ibr-6.roster
+expect 0 'roster version 6' -- join $(P a) --roster ibr-6.roster
+expect 1 'unknown root' -- verify $(P a) --network WACAP --member W-ONE
 
 # --- damaged home files are reported, not crashed on ---
 cp -r a a2; printf 'garbage' > a2/trust.pb
