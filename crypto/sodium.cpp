@@ -56,6 +56,8 @@ Bytes RandomBytes(std::size_t n) {
 
 void RandomFill(std::uint8_t* out, std::size_t n) {
   EnsureSodium();
+  // randombytes_buf is declared nonnull, and an empty vector's data() may be null.
+  if (n == 0) return;
   randombytes_buf(out, n);
 }
 

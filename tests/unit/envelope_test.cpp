@@ -1,1 +1,381 @@
+// Tests of crypto/envelope: multi-recipient Seal/Open, and which check refuses each kind of
+// damage or forgery (format, signature, sender standing, expiry, recipient, key, ciphertext).
+#include "crypto/envelope.h"
+
 #include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/unit/test_network.h"
+
+namespace comity::crypto {
+namespace {
+
+using test::ErrorCode;
+using test::ForEachByteFlip;
+using test::kDay;
+using test::kNow;
+using test::TestMember;
+using test::TestNetwork;
+using test::TrustingOnly;
+
+const Bytes kPlaintext = ToBytes("Draft request for mutual legal assistance, version 3.");
+
+std::vector<Recipient> RecipientsOf(const std::vector<const TestMember*>& members) {
+  std::vector<Recipient> out;
+  for (const TestMember* m : members) out.push_back(RecipientOf(m->certificate));
+  return out;
+}
+
+// A draft request that expires in 30 days.
+SealOptions DefaultOptions() {
+  SealOptions options;
+  options.created_at = kNow;
+  options.expires_at = kNow + 30 * kDay;
+  options.content_type = "application/vnd.comity.draft";
+  return options;
+}
+
+// Network "ejn": ES-MJ sends; FR-MJ, DE-BMJ and IT-MG receive; PT-PGR is a member who is
+// not addressed. Every reader's TrustStore holds the same roster.
+class EnvelopeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* id : {"ES-MJ", "FR-MJ", "DE-BMJ", "IT-MG", "PT-PGR"}) ejn_.Admit(id);
+    trust_ = TrustingOnly(ejn_, ejn_.Publish());
+  }
+
+  const TestMember& member(const std::string& id) const { return ejn_.member(id); }
+
+  // An envelope from ES-MJ to `to`.
+  Bytes SealFromSpain(const std::vector<std::string>& to, SealOptions options = DefaultOptions(),
+                      const Bytes& plaintext = kPlaintext) {
+    std::vector<const TestMember*> members;
+    for (const std::string& id : to) members.push_back(&member(id));
+    auto sealed = Seal(member("ES-MJ").identity, member("ES-MJ").party(), RecipientsOf(members),
+                       options, plaintext);
+    EXPECT_TRUE(sealed.ok()) << sealed.error().message;
+    return sealed.ok() ? sealed.value() : Bytes{};
+  }
+
+  // Opens `envelope` as member `reader`, the sender claiming ES-MJ's certificate.
+  Result<Opened, OpenError> OpenAs(const std::string& reader, ByteView envelope,
+                                   std::int64_t now = kNow) const {
+    return Open(member(reader).identity, member(reader).party(), envelope,
+                member("ES-MJ").signed_certificate, trust_, now);
+  }
+
+  TestNetwork ejn_{"ejn"};
+  TrustStore trust_;
+};
+
+// The parsed layers of a sealed envelope, to forge variants and sign them with a real key.
+struct Layers {
+  v1::EnvelopeBody body;
+  v1::EnvelopeHeader header;
+};
+
+Layers Peel(ByteView envelope) {
+  v1::Signed outer;
+  Layers layers;
+  EXPECT_TRUE(outer.ParseFromArray(envelope.data(), static_cast<int>(envelope.size())));
+  EXPECT_TRUE(layers.body.ParseFromString(outer.body()));
+  EXPECT_TRUE(layers.header.ParseFromString(layers.body.header()));
+  return layers;
+}
+
+// Signs `body` as `signer` would: a validly signed envelope whose content the signer altered.
+Bytes Resign(const Identity& signer, const v1::EnvelopeBody& body) {
+  v1::Signed outer;
+  outer.set_body(body.SerializeAsString());
+  outer.set_signature(AsString(signer.Sign(kDomainEnvelope, AsBytes(outer.body()))));
+  return ToBytes(outer.SerializeAsString());
+}
+
+TEST_F(EnvelopeTest, OneRecipientOpens) {
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  auto opened = OpenAs("FR-MJ", envelope);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+  EXPECT_EQ(opened->header.version(), 1u);
+  EXPECT_EQ(opened->header.sender().member_id(), "ES-MJ");
+  EXPECT_EQ(opened->header.sender().network_id(), "ejn");
+  ASSERT_EQ(opened->header.recipients_size(), 1);
+  EXPECT_EQ(opened->header.recipients(0).member_id(), "FR-MJ");
+  EXPECT_EQ(opened->header.created_at(), kNow);
+  EXPECT_EQ(opened->header.expires_at(), kNow + 30 * kDay);
+  EXPECT_EQ(opened->header.content_type(), "application/vnd.comity.draft");
+  EXPECT_EQ(opened->message_id.size(), 32u);
+  EXPECT_EQ(MessageId(envelope), opened->message_id);
+}
+
+TEST_F(EnvelopeTest, EachOfThreeRecipientsOpens) {
+  const std::vector<std::string> to = {"FR-MJ", "DE-BMJ", "IT-MG"};
+  const Bytes envelope = SealFromSpain(to);
+  for (const std::string& reader : to) {
+    auto opened = OpenAs(reader, envelope);
+    ASSERT_TRUE(opened.ok()) << reader << ": " << opened.error().message;
+    EXPECT_EQ(opened->plaintext, kPlaintext) << reader;
+    ASSERT_EQ(opened->header.recipients_size(), 3) << reader;
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(opened->header.recipients(i).member_id(), to[i]);
+    EXPECT_EQ(MessageId(envelope), opened->message_id) << reader;
+  }
+}
+
+TEST_F(EnvelopeTest, EverySealIsUnique) {
+  const Bytes a = SealFromSpain({"FR-MJ"});
+  const Bytes b = SealFromSpain({"FR-MJ"});
+  EXPECT_NE(a, b);
+  EXPECT_NE(MessageId(a), MessageId(b));
+}
+
+TEST_F(EnvelopeTest, EmptyPlaintextOpens) {
+  const Bytes envelope = SealFromSpain({"FR-MJ", "DE-BMJ"}, DefaultOptions(), Bytes{});
+  auto opened = OpenAs("DE-BMJ", envelope);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_TRUE(opened->plaintext.empty());
+}
+
+TEST_F(EnvelopeTest, NonRecipientMemberRefused) {
+  const Bytes envelope = SealFromSpain({"FR-MJ", "DE-BMJ"});
+  EXPECT_EQ(ErrorCode(OpenAs("PT-PGR", envelope)), OpenCode::kNotRecipient);
+}
+
+TEST_F(EnvelopeTest, ReaderClaimingARecipientsPartyCannotOpen) {
+  // The party decides which wrapped key is tried; only the recipient's X25519 secret opens it.
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  auto opened = Open(member("PT-PGR").identity, member("FR-MJ").party(), envelope,
+                     member("ES-MJ").signed_certificate, trust_, kNow);
+  EXPECT_EQ(ErrorCode(opened), OpenCode::kTampered);
+}
+
+TEST_F(EnvelopeTest, EverySingleByteFlipRefused) {
+  const Bytes envelope = SealFromSpain({"FR-MJ", "DE-BMJ"}, DefaultOptions(), ToBytes("short"));
+  ASSERT_TRUE(OpenAs("FR-MJ", envelope).ok());
+  std::size_t bad_signatures = 0;
+  ForEachByteFlip(AsString(envelope), [&](const std::string& where, const std::string& damaged) {
+    std::optional<OpenCode> code = ErrorCode(OpenAs("FR-MJ", AsBytes(damaged)));
+    if (code == OpenCode::kBadSignature) ++bad_signatures;
+    EXPECT_TRUE(code == OpenCode::kBadSignature || code == OpenCode::kMalformed)
+        << where << ": " << (code ? OpenCodeName(*code) : "opened");
+  });
+  // Each flip inside the signed body reaches the signature check.
+  EXPECT_GE(bad_signatures, Peel(envelope).body.ByteSizeLong());
+}
+
+TEST_F(EnvelopeTest, EverySingleByteFlipOfTheSenderCertificateRefused) {
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  ForEachByteFlip(member("ES-MJ").signed_certificate.SerializeAsString(),
+                  [&](const std::string& where, const std::string& damaged) {
+                    v1::Signed certificate;
+                    if (!certificate.ParseFromString(damaged)) return;
+                    auto opened = Open(member("FR-MJ").identity, member("FR-MJ").party(), envelope,
+                                       certificate, trust_, kNow);
+                    EXPECT_EQ(ErrorCode(opened), OpenCode::kUnknownSender) << where;
+                  });
+}
+
+TEST_F(EnvelopeTest, GarbageIsMalformed) {
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", ToBytes("not an envelope"))), OpenCode::kMalformed);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", Bytes{})), OpenCode::kMalformed);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", Bytes(200, 0xA5))), OpenCode::kMalformed);
+  EXPECT_TRUE(MessageId(ToBytes("not an envelope")).empty());
+}
+
+TEST_F(EnvelopeTest, SignedBodyThatIsNotAnEnvelopeIsMalformed) {
+  // Signature checks out, but what was signed is no EnvelopeBody.
+  v1::Signed outer;
+  outer.set_body("\x0a\x03" "abc");  // an EnvelopeBody whose header is not an EnvelopeHeader
+  outer.set_signature(AsString(member("ES-MJ").identity.Sign(kDomainEnvelope, AsBytes(outer.body()))));
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", ToBytes(outer.SerializeAsString()))), OpenCode::kMalformed);
+}
+
+TEST_F(EnvelopeTest, RevokedSender) {
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  ejn_.Revoke("ES-MJ");
+  ASSERT_TRUE(trust_.AcceptRoster(ejn_.Publish(), kNow).ok());
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", envelope)), OpenCode::kRevokedSender);
+}
+
+TEST_F(EnvelopeTest, SenderFromUntrustedNetworkIsUnknown) {
+  TestNetwork stranger("wacap");
+  const TestMember& outsider = stranger.Admit("NG-FMJ");
+  auto sealed = Seal(outsider.identity, outsider.party(), RecipientsOf({&member("FR-MJ")}),
+                     DefaultOptions(), kPlaintext);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  auto opened = Open(member("FR-MJ").identity, member("FR-MJ").party(), *sealed,
+                     outsider.signed_certificate, trust_, kNow);
+  EXPECT_EQ(ErrorCode(opened), OpenCode::kUnknownSender);
+}
+
+TEST_F(EnvelopeTest, SenderWithSupersededOrExpiredCertificateIsUnknown) {
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  // Past the sender certificate's not_after.
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", envelope, kNow + 400 * kDay)), OpenCode::kUnknownSender);
+  // Re-issued with new keys: the old certificate no longer speaks for ES-MJ.
+  const v1::Signed old_certificate = member("ES-MJ").signed_certificate;
+  ejn_.Admit("ES-MJ");
+  ASSERT_TRUE(trust_.AcceptRoster(ejn_.Publish(), kNow).ok());
+  auto opened = Open(member("FR-MJ").identity, member("FR-MJ").party(), envelope, old_certificate,
+                     trust_, kNow);
+  EXPECT_EQ(ErrorCode(opened), OpenCode::kUnknownSender);
+}
+
+TEST_F(EnvelopeTest, ExpiresAtItsExpiryTime) {
+  SealOptions options = DefaultOptions();
+  options.expires_at = kNow + 10;
+  const Bytes envelope = SealFromSpain({"FR-MJ"}, options);
+  EXPECT_TRUE(OpenAs("FR-MJ", envelope, kNow + 9).ok());
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", envelope, kNow + 10)), OpenCode::kExpired);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", envelope, kNow + 100 * kDay)), OpenCode::kExpired);
+}
+
+TEST_F(EnvelopeTest, ZeroExpiryNeverExpires) {
+  SealOptions options = DefaultOptions();
+  options.expires_at = 0;
+  const Bytes envelope = SealFromSpain({"FR-MJ"}, options);
+  // Much later, yet while the sender's certificate is still valid.
+  auto opened = OpenAs("FR-MJ", envelope, kNow + 300 * kDay);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+}
+
+TEST_F(EnvelopeTest, HeaderClaimingAnotherSenderIsBadSignature) {
+  // Signed by ES-MJ but claiming to come from IT-MG.
+  auto forged = Seal(member("ES-MJ").identity, member("IT-MG").party(), RecipientsOf({&member("FR-MJ")}),
+                     DefaultOptions(), kPlaintext);
+  ASSERT_TRUE(forged.ok()) << forged.error().message;
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", *forged)), OpenCode::kBadSignature);
+
+  // Signed by ES-MJ and presented with IT-MG's certificate.
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  auto opened = Open(member("FR-MJ").identity, member("FR-MJ").party(), envelope,
+                     member("IT-MG").signed_certificate, trust_, kNow);
+  EXPECT_EQ(ErrorCode(opened), OpenCode::kBadSignature);
+}
+
+TEST_F(EnvelopeTest, AlteredCiphertextWithValidSignatureIsTampered) {
+  Layers layers = Peel(SealFromSpain({"FR-MJ"}));
+  std::string& ct = *layers.body.mutable_ciphertext();
+  ct[0] = static_cast<char>(ct[0] ^ 0x01);
+  const Bytes forged = Resign(member("ES-MJ").identity, layers.body);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
+}
+
+TEST_F(EnvelopeTest, ResignedUnchangedBodyStillOpens) {
+  // Control for the forgeries below: Peel and Resign alone do not break an envelope.
+  Layers layers = Peel(SealFromSpain({"FR-MJ", "DE-BMJ"}));
+  auto opened = OpenAs("DE-BMJ", Resign(member("ES-MJ").identity, layers.body));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+}
+
+TEST_F(EnvelopeTest, SwappedWrappedKeysAreTampered) {
+  Layers layers = Peel(SealFromSpain({"FR-MJ", "DE-BMJ"}));
+  layers.body.mutable_wrapped_keys()->SwapElements(0, 1);
+  const Bytes forged = Resign(member("ES-MJ").identity, layers.body);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
+  EXPECT_EQ(ErrorCode(OpenAs("DE-BMJ", forged)), OpenCode::kTampered);
+}
+
+TEST_F(EnvelopeTest, AlteredKeyCommitmentIsTampered) {
+  Layers layers = Peel(SealFromSpain({"FR-MJ"}));
+  std::string& commitment = *layers.header.mutable_key_commitment();
+  commitment[5] = static_cast<char>(commitment[5] ^ 0x01);
+  layers.body.set_header(layers.header.SerializeAsString());
+  const Bytes forged = Resign(member("ES-MJ").identity, layers.body);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
+}
+
+// An envelope from ES-MJ to FR-MJ built from the protocol description instead of by Seal,
+// carrying `commitment` as key commitment (nullopt: the right one, BLAKE2b-256 keyed by the
+// content key over "comity/v1/key-commitment"). The ciphertext authenticates either way.
+Bytes HandSealed(const TestMember& sender, const TestMember& recipient, std::optional<Bytes> commitment) {
+  SecretBytes content_key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  crypto_aead_xchacha20poly1305_ietf_keygen(content_key.data());
+
+  v1::EnvelopeHeader header;
+  header.set_version(1);
+  *header.mutable_sender() = sender.party();
+  *header.add_recipients() = recipient.party();
+  header.set_created_at(kNow);
+  header.set_nonce(AsString(RandomBytes(16)));
+  header.set_key_commitment(AsString(commitment.value_or(
+      Blake2bKeyed(content_key.view(), AsBytes("comity/v1/key-commitment"), 32))));
+
+  v1::EnvelopeBody body;
+  body.set_header(header.SerializeAsString());
+  Bytes wrapped(content_key.size() + crypto_box_SEALBYTES);
+  crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(),
+                  recipient.identity.public_identity().agree.data());
+  body.add_wrapped_keys(AsString(wrapped));
+  const Bytes nonce = RandomBytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+  body.set_aead_nonce(AsString(nonce));
+  Bytes ct(kPlaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long ct_len = 0;
+  const ByteView aad = AsBytes(body.header());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(ct.data(), &ct_len, kPlaintext.data(), kPlaintext.size(),
+                                             aad.data(), aad.size(), nullptr, nonce.data(),
+                                             content_key.data());
+  body.set_ciphertext(AsString(ByteView(ct.data(), static_cast<std::size_t>(ct_len))));
+  return Resign(sender.identity, body);
+}
+
+TEST_F(EnvelopeTest, HandBuiltEnvelopeOpens) {
+  auto opened = OpenAs("FR-MJ", HandSealed(member("ES-MJ"), member("FR-MJ"), std::nullopt));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+}
+
+TEST_F(EnvelopeTest, KeyCommitmentMismatchIsTamperedEvenIfCiphertextAuthenticates) {
+  // What a sender would do to make one envelope open differently for different recipients.
+  const Bytes forged = HandSealed(member("ES-MJ"), member("FR-MJ"), Bytes(32, 0x42));
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
+}
+
+TEST_F(EnvelopeTest, SealRefusesBadRecipientLists) {
+  const TestMember& spain = member("ES-MJ");
+  EXPECT_FALSE(Seal(spain.identity, spain.party(), {}, DefaultOptions(), kPlaintext).ok());
+  EXPECT_FALSE(Seal(spain.identity, spain.party(),
+                    RecipientsOf({&member("FR-MJ"), &member("DE-BMJ"), &member("FR-MJ")}),
+                    DefaultOptions(), kPlaintext)
+                   .ok());
+  std::vector<Recipient> keyless = RecipientsOf({&member("FR-MJ")});
+  keyless[0].agree_key.pop_back();
+  EXPECT_FALSE(Seal(spain.identity, spain.party(), keyless, DefaultOptions(), kPlaintext).ok());
+}
+
+TEST(EnvelopeBridge, RecipientInBridgedNetworkOpens) {
+  // ES-MJ in ejn writes to AR-MJ in iberred. iberred's roster bridges ejn; AR-MJ's node trusts
+  // only iberred's root and accepts ejn's roster through that bridge.
+  TestNetwork ejn("ejn");
+  TestNetwork iberred("iberred");
+  const TestMember& spain = ejn.Admit("ES-MJ");
+  const TestMember& argentina = iberred.Admit("AR-MJ");
+  iberred.AddBridge(ejn);
+  TrustStore argentina_trust = TrustingOnly(iberred, iberred.Publish());
+  ASSERT_TRUE(argentina_trust.AcceptRoster(ejn.Publish(), kNow).ok());
+
+  auto sealed = Seal(spain.identity, spain.party(), {RecipientOf(argentina.certificate)},
+                     DefaultOptions(), kPlaintext);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  auto opened = Open(argentina.identity, argentina.party(), *sealed, spain.signed_certificate,
+                     argentina_trust, kNow);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+  EXPECT_EQ(opened->header.sender().network_id(), "ejn");
+  EXPECT_EQ(opened->message_id, MessageId(*sealed));
+
+  // Once iberred withdraws the bridge, ejn's members are strangers to AR-MJ's node.
+  iberred.RemoveBridge("ejn");
+  ASSERT_TRUE(argentina_trust.AcceptRoster(iberred.Publish(), kNow).ok());
+  EXPECT_EQ(ErrorCode(Open(argentina.identity, argentina.party(), *sealed, spain.signed_certificate,
+                           argentina_trust, kNow)),
+            OpenCode::kUnknownSender);
+}
+
+}  // namespace
+}  // namespace comity::crypto

@@ -1,0 +1,139 @@
+#include "tests/unit/test_network.h"
+
+#include <gtest/gtest.h>
+
+#include <utility>
+
+#if __has_include(<google/protobuf/stubs/logging.h>)  // protobuf 3.x (Debian 12)
+#include <google/protobuf/stubs/logging.h>
+#endif
+
+namespace comity::crypto {
+
+void PrintTo(TrustCode code, std::ostream* os) { *os << TrustCodeName(code); }
+void PrintTo(OpenCode code, std::ostream* os) { *os << OpenCodeName(code); }
+
+}  // namespace comity::crypto
+
+namespace comity::crypto::test {
+namespace {
+
+#if __has_include(<google/protobuf/stubs/logging.h>)
+using QuietProtobufLogs = google::protobuf::LogSilencer;
+#else
+struct QuietProtobufLogs {};  // later protobuf logs through Abseil; the noise stays
+#endif
+
+}  // namespace
+
+TestNetwork::TestNetwork(std::string network_id) : id_(std::move(network_id)) {}
+
+v1::RootKey TestNetwork::root_key() const {
+  v1::RootKey root;
+  root.set_format(1);
+  root.set_network_id(id_);
+  root.set_root_key(AsString(root_.public_key()));
+  return root;
+}
+
+v1::Certificate TestNetwork::CertificateFor(const std::string& member_id,
+                                            const PublicIdentity& keys, Validity validity) {
+  v1::Certificate cert;
+  cert.set_format(1);
+  cert.set_network_id(id_);
+  cert.set_member_id(member_id);
+  cert.set_authority_name("Central authority " + member_id);
+  cert.set_country("ES");
+  cert.set_role(v1::ROLE_CENTRAL_AUTHORITY);
+  *cert.mutable_keys() = ToProto(keys);
+  cert.add_endpoints("tcp://127.0.0.1:0");
+  cert.add_languages("es");
+  cert.add_languages("en");
+  cert.add_transmission_forms("email");
+  cert.set_contact_24_7(true);
+  cert.set_not_before(validity.not_before);
+  cert.set_not_after(validity.not_after);
+  cert.set_root_key(AsString(root_.public_key()));
+  cert.set_serial(next_serial_++);
+  return cert;
+}
+
+const TestMember& TestNetwork::Admit(const std::string& member_id, Validity validity) {
+  Identity identity = Identity::Generate();
+  v1::Certificate cert = CertificateFor(member_id, identity.public_identity(), validity);
+  v1::Signed signed_cert = SignCertificate(root_, cert);
+  members_.insert_or_assign(member_id, TestMember{std::move(identity), std::move(cert),
+                                                  std::move(signed_cert), true});
+  return members_.at(member_id);
+}
+
+void TestNetwork::Revoke(const std::string& member_id) {
+  TestMember& m = members_.at(member_id);
+  m.listed = false;
+  v1::Revocation rev;
+  rev.set_member_id(member_id);
+  rev.set_sign_ed25519(m.certificate.keys().sign_ed25519());
+  rev.set_revoked_at(kNow);
+  rev.set_reason("keys lost");
+  revocations_.push_back(std::move(rev));
+}
+
+void TestNetwork::AddBridge(const TestNetwork& other) {
+  v1::Bridge bridge;
+  bridge.set_network_id(other.id());
+  bridge.set_root_key(AsString(other.root().public_key()));
+  bridges_.push_back(std::move(bridge));
+}
+
+void TestNetwork::RemoveBridge(const std::string& network_id) {
+  std::erase_if(bridges_, [&](const v1::Bridge& b) { return b.network_id() == network_id; });
+}
+
+v1::Roster TestNetwork::NextRoster(std::int64_t issued_at) const {
+  v1::Roster roster;
+  roster.set_format(1);
+  roster.set_network_id(id_);
+  roster.set_version(published_version_ + 1);
+  roster.set_issued_at(issued_at);
+  roster.set_root_key(AsString(root_.public_key()));
+  for (const auto& [id, m] : members_) {
+    if (m.listed) *roster.add_certificates() = m.signed_certificate;
+  }
+  for (const v1::Revocation& rev : revocations_) *roster.add_revocations() = rev;
+  for (const v1::Bridge& bridge : bridges_) *roster.add_bridges() = bridge;
+  return roster;
+}
+
+v1::Signed TestNetwork::Publish(std::int64_t issued_at) {
+  v1::Signed roster = SignRoster(root_, NextRoster(issued_at));
+  ++published_version_;
+  return roster;
+}
+
+TrustStore TrustingOnly(const TestNetwork& network, const v1::Signed& roster, std::int64_t now) {
+  TrustStore store;
+  auto trusted = store.TrustRoot(network.root_key());
+  EXPECT_TRUE(trusted.ok()) << trusted.error().message;
+  auto accepted = store.AcceptRoster(roster, now);
+  EXPECT_TRUE(accepted.ok()) << accepted.error().message;
+  return store;
+}
+
+void ForEachByteFlip(std::string_view bytes,
+                     const std::function<void(const std::string& where, const std::string& damaged)>& check) {
+  // Damaged string fields make protobuf log "invalid UTF-8" for every parse: expected here.
+  [[maybe_unused]] QuietProtobufLogs quiet;
+  constexpr unsigned char kMasks[] = {0x01, 0x80, 0xFF};
+  for (unsigned char mask : kMasks) {
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      std::string damaged(bytes);
+      damaged[i] = static_cast<char>(static_cast<unsigned char>(damaged[i]) ^ mask);
+      const std::uint8_t mask_byte = mask;
+      check("byte " + std::to_string(i) + " of " + std::to_string(bytes.size()) + " ^ 0x" +
+                ToHex(ByteView(&mask_byte, 1)),
+            damaged);
+    }
+  }
+}
+
+}  // namespace comity::crypto::test
