@@ -129,8 +129,14 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
       header.version() != 1 || header.recipients_size() != body.wrapped_keys_size() ||
       body.aead_nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       body.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES ||
-      header.key_commitment().size() != 32) {
+      header.key_commitment().size() != 32 || header.nonce().size() != kEnvelopeNonceSize) {
     return Fail(OpenCode::kMalformed, "envelope body is malformed");
+  }
+  std::set<std::pair<std::string, std::string>> listed;
+  for (const v1::Party& r : header.recipients()) {
+    if (!listed.emplace(r.network_id(), r.member_id()).second) {
+      return Fail(OpenCode::kMalformed, "envelope lists recipient " + PartyName(r) + " twice");
+    }
   }
   if (!SameParty(header.sender(), PartyOf(*sender))) {
     return Fail(OpenCode::kBadSignature, "envelope claims sender " + PartyName(header.sender()) +

@@ -41,6 +41,12 @@ std::size_t ReadUpTo(std::istream& in, std::uint8_t* buf, std::size_t n) {
   return static_cast<std::size_t>(in.gcount());
 }
 
+// Wipes a secretstream state on every way out of a function.
+struct StateWiper {
+  crypto_secretstream_xchacha20poly1305_state* state;
+  ~StateWiper() { sodium_memzero(state, sizeof *state); }
+};
+
 }  // namespace
 
 Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, std::ostream& out) {
@@ -49,6 +55,7 @@ Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, st
     return MakeError("stream key has the wrong length");
   }
   crypto_secretstream_xchacha20poly1305_state state;
+  StateWiper wipe{&state};
   std::array<std::uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES> header{};
   crypto_secretstream_xchacha20poly1305_init_push(&state, header.data(), key.data());
   out.write(kMagic, sizeof kMagic);
@@ -82,7 +89,6 @@ Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, st
   unsigned long long clen = 0;
   crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, trailer, kTrailerSize,
                                              nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
-  sodium_memzero(&state, sizeof state);
   if (!WriteFrame(out, cipher.data(), static_cast<std::size_t>(clen)) || !out.flush()) {
     return MakeError("could not write the encrypted stream");
   }
@@ -102,6 +108,7 @@ Result<StreamSummary> DecryptStream(const SecretBytes& key, std::istream& in, st
     return MakeError("not a Comity encrypted stream");
   }
   crypto_secretstream_xchacha20poly1305_state state;
+  StateWiper wipe{&state};
   if (crypto_secretstream_xchacha20poly1305_init_pull(&state, header.data(), key.data()) != 0) {
     return MakeError("encrypted stream header is damaged");
   }
@@ -146,7 +153,6 @@ Result<StreamSummary> DecryptStream(const SecretBytes& key, std::istream& in, st
     out.write(reinterpret_cast<const char*>(plain.data()), static_cast<std::streamsize>(plen));
     if (!out) return MakeError("could not write the decrypted file");
   }
-  sodium_memzero(&state, sizeof state);
   if (!out.flush()) return MakeError("could not write the decrypted file");
   return summary;
 }

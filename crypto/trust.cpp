@@ -1,6 +1,7 @@
 #include "crypto/trust.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace comity::crypto {
@@ -224,7 +225,13 @@ Status<TrustError> TrustStore::TrustRoot(const v1::RootKey& root) {
                   "network " + root.network_id() + " is already trusted with a different root key");
     }
     it->second.direct = true;
+    RefreshBridges();  // a promoted network's own bridges now count
     return {};
+  }
+  for (const auto& [id, net] : networks_) {
+    if (ConstantTimeEqual(net.root_key, AsBytes(root.root_key()))) {
+      return Fail(TrustCode::kDuplicate, "root key of " + root.network_id() + " is already the root of " + id);
+    }
   }
   TrustedNetworkView view;
   view.network_id = root.network_id();
@@ -290,7 +297,11 @@ void TrustStore::RefreshBridges() {
     }
   }
   for (auto& [id, key] : bridged) {
-    if (networks_.count(id) == 0) {
+    // A bridge may not reuse the root key of another accepted network: rosters and
+    // certificates are attributed to networks by the key that verifies them.
+    bool key_taken = std::any_of(networks_.begin(), networks_.end(),
+                                 [&](const auto& entry) { return ConstantTimeEqual(entry.second.root_key, key); });
+    if (networks_.count(id) == 0 && !key_taken) {
       TrustedNetworkView view;
       view.network_id = id;
       view.root_key = key;
@@ -399,26 +410,29 @@ v1::TrustState TrustStore::Save() const {
   return state;
 }
 
-Result<TrustStore, TrustError> TrustStore::Load(const v1::TrustState& state, std::int64_t now) {
+Result<TrustStore, TrustError> TrustStore::Load(const v1::TrustState& state) {
   if (state.format() != 1) return Fail(TrustCode::kMalformed, "trust state is malformed");
   TrustStore store;
-  // Direct roots and their rosters first: they decide which bridged networks are reachable.
+  // Every configured root first, so no bridge can claim a directly trusted network's id;
+  // then their rosters, which decide the bridged networks; then the bridged rosters.
+  for (const v1::TrustedNetwork& t : state.networks()) {
+    if (!t.direct()) continue;
+    v1::RootKey root;
+    root.set_format(1);
+    root.set_network_id(t.network_id());
+    root.set_root_key(t.root_key());
+    if (auto st = store.TrustRoot(root); !st) return st.error();
+  }
+  // The issue-time skew was checked when each roster was accepted; a clock that has since
+  // stepped back must not make the saved state unreadable.
+  constexpr std::int64_t kNoSkewCheck = std::numeric_limits<std::int64_t>::max() / 2;
   for (bool direct : {true, false}) {
     for (const v1::TrustedNetwork& t : state.networks()) {
-      if (t.direct() != direct) continue;
-      if (direct) {
-        v1::RootKey root;
-        root.set_format(1);
-        root.set_network_id(t.network_id());
-        root.set_root_key(t.root_key());
-        if (auto st = store.TrustRoot(root); !st) return st.error();
-      }
+      if (t.direct() != direct || t.roster().body().empty()) continue;
       // A bridged network whose bridge is gone is no longer reachable: skip its roster.
       if (!direct && store.network(t.network_id()) == nullptr) continue;
-      if (!t.roster().body().empty()) {
-        auto r = store.AcceptRoster(t.roster(), now);
-        if (!r) return r.error();
-      }
+      auto r = store.AcceptRoster(t.roster(), kNoSkewCheck);
+      if (!r) return r.error();
     }
   }
   return store;

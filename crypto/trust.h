@@ -110,9 +110,10 @@ class TrustStore {
   const std::map<std::string, TrustedNetworkView>& networks() const { return networks_; }
   const TrustedNetworkView* network(const std::string& id) const;
 
-  // Persistence: Save() lists roots and rosters; Load() re-verifies all of it.
+  // Persistence: Save() lists roots and rosters; Load() re-verifies all of it (signatures,
+  // format, bridges), except the issue-time clock skew already checked on acceptance.
   v1::TrustState Save() const;
-  static Result<TrustStore, TrustError> Load(const v1::TrustState& state, std::int64_t now);
+  static Result<TrustStore, TrustError> Load(const v1::TrustState& state);
 
  private:
   // Recomputes which bridged networks are reachable after a direct roster changed.

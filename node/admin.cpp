@@ -205,7 +205,7 @@ void PrintStanding(const Home& home, const crypto::TrustStore& store, const std:
 Status<> CmdJoin(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
-  auto trust = home->LoadTrust(Now());
+  auto trust = home->LoadTrust();
   if (!trust) return trust.error();
   if (auto root_path = args.Get("root")) {
     auto root = ReadProto<v1::RootKey>(*root_path, "root key file");
@@ -292,7 +292,7 @@ Result<v1::Signed> PublishRoster(Coordinator& c, const crypto::SigningKey& root)
   *roster.mutable_bridges() = c.state.bridges();
   v1::Signed signed_roster = crypto::SignRoster(root, roster);
 
-  auto trust = c.home.LoadTrust(Now());
+  auto trust = c.home.LoadTrust();
   if (!trust) return trust.error();
   v1::RootKey own;
   own.set_format(1);
@@ -530,7 +530,7 @@ Status<> CmdNetworkRoot(const Args& args) {
 Status<> CmdShow(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
-  auto trust = home->LoadTrust(Now());
+  auto trust = home->LoadTrust();
   if (!trust) return trust.error();
   const v1::NodeConfig& c = home->config();
   std::cout << "Node " << c.member_id() << " (" << c.authority_name() << ", " << c.country() << ")\n"
@@ -554,7 +554,7 @@ Status<> CmdShow(const Args& args) {
 Status<> CmdMembers(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
-  auto trust = home->LoadTrust(Now());
+  auto trust = home->LoadTrust();
   if (!trust) return trust.error();
   auto only = args.Get("network");
   if (only && trust->network(*only) == nullptr) return Fail("network " + *only + " is not trusted by this node");
@@ -585,7 +585,7 @@ Status<> CmdMembers(const Args& args) {
 Status<> CmdVerify(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
-  auto trust = home->LoadTrust(Now());
+  auto trust = home->LoadTrust();
   if (!trust) return trust.error();
   v1::Party party;
   party.set_network_id(*args.Get("network"));

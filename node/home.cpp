@@ -120,11 +120,11 @@ Status<> Home::SaveCoordinator(const v1::CoordinatorState& state) const {
   return WriteFileAtomic(PathOf(kNetwork), state.SerializeAsString(), 0600);
 }
 
-Result<crypto::TrustStore> Home::LoadTrust(std::int64_t now) const {
+Result<crypto::TrustStore> Home::LoadTrust() const {
   if (!FileExists(PathOf(kTrust))) return crypto::TrustStore();
   auto state = ReadMessage<v1::TrustState>(PathOf(kTrust));
   if (!state) return state.error();
-  auto store = crypto::TrustStore::Load(*state, now);
+  auto store = crypto::TrustStore::Load(*state);
   if (!store) return MakeError(PathOf(kTrust) + " does not verify: " + store.error().message);
   return std::move(store).value();
 }

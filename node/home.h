@@ -45,7 +45,7 @@ class Home {
   Status<> SaveCoordinator(const v1::CoordinatorState& state) const;
 
   // An empty store when no trust.pb exists yet.
-  Result<crypto::TrustStore> LoadTrust(std::int64_t now) const;
+  Result<crypto::TrustStore> LoadTrust() const;
   Status<> SaveTrust(const crypto::TrustStore& store) const;
 
  private:

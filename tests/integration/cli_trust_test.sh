@@ -24,7 +24,8 @@ expect() {
   "$COMITYD" "$@" >out.txt 2>err.txt </dev/null
   local rc=$?
   if [ "$rc" -ne "$code" ]; then bad "comityd $* -> exit $rc, wanted $code: $(cat err.txt)"; return; fi
-  if ! cat out.txt err.txt | grep -Eq -- "$pattern"; then bad "comityd $* -> output lacks /$pattern/: $(cat out.txt err.txt)"; return; fi
+  # grep reads the files itself: a pipe into grep -q can die of SIGPIPE under pipefail.
+  if ! grep -Eqh -- "$pattern" out.txt err.txt; then bad "comityd $* -> output lacks /$pattern/: $(cat out.txt err.txt)"; return; fi
   if [ "$code" -ne 0 ] && [ "$(grep -vc '^comityd: warning' err.txt)" -ne 1 ]; then
     bad "comityd $* -> stderr is not one line: $(cat err.txt)"; return
   fi

@@ -480,6 +480,25 @@ TEST_F(TrustBridgeTest, WithdrawnBridgeStopsVerification) {
   EXPECT_EQ(ErrorCode(store_.AcceptRoster(iberred_.Publish(), kNow)), TrustCode::kUnknownRoot);
 }
 
+TEST_F(TrustBridgeTest, PromotingABridgedNetworkToDirectHonoursItsBridges) {
+  iberred_.AddBridge(wacap_);
+  ASSERT_TRUE(store_.AcceptRoster(iberred_.Publish(), kNow).ok());
+  const v1::Signed wacap_roster = wacap_.Publish();
+  EXPECT_EQ(ErrorCode(store_.AcceptRoster(wacap_roster, kNow)), TrustCode::kUnknownRoot);
+
+  ASSERT_TRUE(store_.TrustRoot(iberred_.root_key()).ok());  // iberred's root now configured too
+  EXPECT_TRUE(store_.network("iberred")->direct);
+  auto accepted = store_.AcceptRoster(wacap_roster, kNow);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message;
+  EXPECT_TRUE(store_.VerifyMember(wacap_.member("NG-FMJ").signed_certificate, kNow).ok());
+}
+
+TEST_F(TrustBridgeTest, OneRootKeyCannotServeTwoNetworkIds) {
+  v1::RootKey alias = ejn_.root_key();
+  alias.set_network_id("ejn-alias");
+  EXPECT_EQ(ErrorCode(store_.TrustRoot(alias)), TrustCode::kDuplicate);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Persistence, with the same three networks: Save() and Load() must keep bridges working.
 
@@ -495,7 +514,7 @@ TEST_F(TrustPersistenceTest, SaveLoadRoundTripKeepsEverythingVerifiable) {
 
   v1::TrustState state;
   ASSERT_TRUE(state.ParseFromString(store_.Save().SerializeAsString()));  // as read back from disk
-  auto loaded = TrustStore::Load(state, kNow + 60);
+  auto loaded = TrustStore::Load(state);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
 
   ASSERT_NE(loaded->network("ejn"), nullptr);
@@ -520,7 +539,7 @@ TEST_F(TrustPersistenceTest, LoadForgetsANetworkWhoseBridgeIsGone) {
   for (v1::TrustedNetwork& net : *state.mutable_networks()) {
     if (net.network_id() == "ejn") *net.mutable_roster() = unbridged;
   }
-  auto loaded = TrustStore::Load(state, kNow);
+  auto loaded = TrustStore::Load(state);
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(loaded->network("iberred"), nullptr);
   EXPECT_EQ(ErrorCode(loaded->VerifyMember(iberred_.member("AR-MJ").signed_certificate, kNow)),
@@ -528,17 +547,42 @@ TEST_F(TrustPersistenceTest, LoadForgetsANetworkWhoseBridgeIsGone) {
   EXPECT_TRUE(loaded->VerifyMember(ejn_.member("ES-MJ").signed_certificate, kNow).ok());
 }
 
+TEST_F(TrustPersistenceTest, LoadKeepsAConfiguredRootThatAnotherNetworkBridgesWithAnotherKey) {
+  // "aaa" sorts before "ejn" and bridges an impostor that claims the id "ejn".
+  TestNetwork early("aaa");
+  TestNetwork impostor("ejn");
+  early.AddBridge(impostor);
+  ASSERT_TRUE(store_.TrustRoot(early.root_key()).ok());
+  ASSERT_TRUE(store_.AcceptRoster(early.Publish(), kNow).ok());
+  EXPECT_TRUE(store_.network("ejn")->direct);
+
+  auto loaded = TrustStore::Load(store_.Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_TRUE(ConstantTimeEqual(loaded->network("ejn")->root_key, ejn_.root().public_key()));
+  EXPECT_TRUE(loaded->VerifyMember(ejn_.member("ES-MJ").signed_certificate, kNow).ok());
+}
+
+TEST_F(TrustPersistenceTest, LoadSurvivesAClockThatSteppedBack) {
+  // Accepted within the tolerated skew; the clock is then set back an hour.
+  const v1::Signed ahead = ejn_.Publish(kNow + kMaxClockSkewSeconds);
+  ASSERT_TRUE(store_.AcceptRoster(ahead, kNow).ok());
+  auto loaded = TrustStore::Load(store_.Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->network("ejn")->version(), 2u);
+  EXPECT_TRUE(loaded->VerifyMember(ejn_.member("ES-MJ").signed_certificate, kNow - 3600).ok());
+}
+
 TEST_F(TrustPersistenceTest, LoadOfTamperedStateFails) {
   ASSERT_TRUE(store_.AcceptRoster(iberred_.Publish(), kNow).ok());
   const v1::TrustState saved = store_.Save();
-  ASSERT_TRUE(TrustStore::Load(saved, kNow).ok());
+  ASSERT_TRUE(TrustStore::Load(saved).ok());
 
   auto tampered = [&](const std::string& network_id, auto change) {
     v1::TrustState state = saved;
     for (v1::TrustedNetwork& net : *state.mutable_networks()) {
       if (net.network_id() == network_id) change(net);
     }
-    return TrustStore::Load(state, kNow);
+    return TrustStore::Load(state);
   };
   auto flip_roster_byte = [](v1::TrustedNetwork& net) {
     std::string& body = *net.mutable_roster()->mutable_body();
@@ -554,7 +598,7 @@ TEST_F(TrustPersistenceTest, LoadOfTamperedStateFails) {
 
   v1::TrustState wrong_format = saved;
   wrong_format.set_format(2);
-  EXPECT_EQ(ErrorCode(TrustStore::Load(wrong_format, kNow)), TrustCode::kMalformed);
+  EXPECT_EQ(ErrorCode(TrustStore::Load(wrong_format)), TrustCode::kMalformed);
 }
 
 }  // namespace
