@@ -17,7 +17,7 @@ struct KdfParams {
   std::uint64_t memlimit = 0;
 };
 
-// libsodium's MODERATE limits (3 passes, 256 MiB): the least the product uses.
+// libsodium's MODERATE limits (3 passes, 256 MiB): what comityd uses for an operator's keys.
 KdfParams ModerateKdf();
 // libsodium's minimum limits: for tests only, never for an operator's keys.
 KdfParams MinimumKdf();
@@ -35,7 +35,7 @@ Result<Bytes> SealKeystore(std::string_view kind, const SecretBytes& secret, Byt
 // "wrong passphrase or damaged keystore" (the two cannot be told apart, by design).
 Result<SecretBytes> OpenKeystore(ByteView keystore, std::string_view kind, ByteView passphrase);
 
-// The Argon2id parameters recorded in a keystore (to warn about test-only costs).
+// The Argon2id parameters recorded in a keystore (comityd gives root.key the node keys' cost).
 Result<KdfParams> KeystoreParams(ByteView keystore);
 
 }  // namespace comity::crypto
