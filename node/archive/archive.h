@@ -1,0 +1,222 @@
+// The archive: one SQLCipher database per node (HOME/archive.db) that is the node's memory
+// and the authority's legal record, plus secretstream-encrypted attachment files under
+// HOME/blobs/. Opened with the operator's passphrase (Argon2id -> raw 256-bit SQLCipher key,
+// salt and parameters in HOME/archive.kdf). Everything written goes through a repository
+// (rosters, messages, threads, notices, outbox, receipts, attachments, audit) inside a
+// transaction; every change worth a legal trace appends to the hash-chained audit log.
+// An Archive is owned by one node and used from one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "crypto/keystore.h"
+#include "crypto/sodium.h"
+#include "node/archive/sqlite.h"
+
+namespace comity::archive {
+
+using crypto::Bytes;
+
+inline constexpr int kSchemaVersion = 3;
+
+struct MessageRecord {
+  Bytes message_id;          // BLAKE2b-256 of the envelope's signed body
+  std::string direction;     // "in" or "out"
+  std::string sender;        // MEMBER@NETWORK
+  std::string recipients;    // MEMBER@NETWORK,...
+  std::int64_t created_at = 0;
+  std::int64_t stored_at = 0;
+  std::string content_type;
+  Bytes envelope;            // the exact signed envelope bytes
+  Bytes content;             // the decrypted plaintext
+  std::string thread_uid;    // empty: not part of a thread
+  std::string subject;       // indexed for search
+  std::string body;          // indexed for search
+};
+
+struct ThreadRecord {
+  std::string thread_uid;
+  std::string subject;
+  std::string kind;          // e.g. mla-request, extradition
+  std::string status;        // e.g. draft, agreed, submitted
+  std::int64_t created_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+struct DraftVersion {
+  std::string thread_uid;
+  std::int64_t version = 0;
+  Bytes message_id;
+  std::string author;        // MEMBER@NETWORK
+  std::string text;          // indexed for search
+  std::int64_t created_at = 0;
+};
+
+struct NoticeRecord {
+  Bytes message_id;
+  std::string sender;
+  std::string subject;       // indexed
+  std::string body;          // indexed
+  std::string confidentiality;
+  std::string use_conditions;
+  std::int64_t created_at = 0;
+};
+
+struct OutboxEntry {
+  std::int64_t id = 0;
+  Bytes message_id;
+  std::string recipient;
+  Bytes envelope;
+  std::int64_t next_attempt_at = 0;
+  std::int64_t attempts = 0;
+  std::int64_t expires_at = 0;  // 0: never
+};
+
+struct ReceiptRecord {
+  Bytes message_id;
+  std::string party;
+  std::string kind;          // custody, delivered, read, conditions-accepted
+  Bytes signed_receipt;
+  std::int64_t received_at = 0;
+};
+
+struct AttachmentRecord {
+  Bytes content_hash;        // BLAKE2b-256 of the plaintext
+  std::uint64_t size = 0;
+  std::string name;
+  std::string media_type;
+  Bytes message_id;
+  std::int64_t stored_at = 0;
+};
+
+struct AuditEntry {
+  std::int64_t seq = 0;
+  std::int64_t at = 0;
+  std::string actor;
+  std::string action;
+  std::string detail;
+  Bytes prev_hash;
+  Bytes hash;
+};
+
+struct SearchHit {
+  std::string kind;          // message, draft, notice
+  std::string thread_uid;
+  std::string sender;
+  std::string subject;
+  std::int64_t created_at = 0;
+  Bytes message_id;
+};
+
+// What `archive verify` found. ok only when every check held.
+struct VerifyReport {
+  bool ok = true;
+  std::vector<std::string> checked;   // one line per check that passed
+  std::string first_break;            // empty when ok
+};
+
+struct PurgeReport {
+  std::int64_t messages = 0, drafts = 0, notices = 0, receipts = 0, attachments = 0;
+};
+
+// Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
+ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);
+
+class Archive {
+ public:
+  // Creates HOME/archive.db and HOME/archive.kdf; refuses if either exists.
+  static ArchiveResult<std::unique_ptr<Archive>> Create(const std::string& home, crypto::ByteView passphrase,
+                                                        const crypto::KdfParams& kdf);
+  // Opens an existing archive, migrating an older schema. Never creates or overwrites one.
+  static ArchiveResult<std::unique_ptr<Archive>> Open(const std::string& home, crypto::ByteView passphrase);
+  // Opens or creates a database at `path` with `key` (empty key: unencrypted SQLite), with the
+  // archive's schema, pragmas and no kdf file: for tests and the benchmark's baseline.
+  static ArchiveResult<std::unique_ptr<Archive>> OpenRaw(const std::string& path, const std::string& blob_dir,
+                                                         const crypto::SecretBytes& key, int schema_version = kSchemaVersion);
+  ~Archive();
+
+  // Runs `body` in one transaction (BEGIN IMMEDIATE ... COMMIT); rolls back on failure.
+  ArchiveStatus Batch(const std::function<ArchiveStatus()>& body);
+
+  // --- repositories (each call must run inside Batch when it writes) ---
+  ArchiveStatus RecordRoster(const std::string& network_id, std::uint64_t version, crypto::ByteView signed_roster,
+                             std::int64_t at);
+  ArchiveResult<std::int64_t> RosterCount();
+
+  // False when the message id was seen before (the duplicate is not stored again).
+  ArchiveResult<bool> AddMessage(const MessageRecord& m);
+  ArchiveResult<std::optional<MessageRecord>> GetMessage(crypto::ByteView message_id);
+  ArchiveResult<std::int64_t> MessageCount();
+
+  ArchiveStatus PutThread(const ThreadRecord& t);
+  ArchiveResult<std::optional<ThreadRecord>> GetThread(const std::string& thread_uid);
+  ArchiveStatus AddDraft(const DraftVersion& d);
+  ArchiveResult<std::vector<DraftVersion>> Drafts(const std::string& thread_uid);
+
+  ArchiveStatus AddNotice(const NoticeRecord& n);
+
+  ArchiveStatus Enqueue(const OutboxEntry& e);
+  ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);
+  ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
+  ArchiveStatus RemoveFromOutbox(std::int64_t id);
+
+  ArchiveStatus AddReceipt(const ReceiptRecord& r);
+  ArchiveResult<std::vector<ReceiptRecord>> Receipts(crypto::ByteView message_id);
+
+  // Encrypts `in` into a content-addressed blob and records it; the same content twice is
+  // stored once. Writes the blob file before the row: a rolled-back batch leaves an orphan
+  // file, never a row without its file.
+  ArchiveResult<AttachmentRecord> AddAttachment(std::istream& in, const std::string& name,
+                                                const std::string& media_type, crypto::ByteView message_id,
+                                                std::int64_t at);
+  ArchiveStatus ReadAttachment(crypto::ByteView content_hash, std::ostream& out);
+
+  ArchiveStatus Audit(std::int64_t at, const std::string& actor, const std::string& action,
+                      const std::string& detail);
+  ArchiveResult<std::vector<AuditEntry>> AuditTail(int limit);
+
+  // Full-text search (FTS4) over message subjects and bodies, draft texts and notices;
+  // newest first.
+  ArchiveResult<std::vector<SearchHit>> Search(const std::string& query, int limit);
+
+  // --- operations ---
+  ArchiveResult<VerifyReport> Verify();
+  ArchiveStatus Backup(const std::string& out_path);
+  ArchiveStatus Rekey(crypto::ByteView new_passphrase, const crypto::KdfParams& kdf, std::int64_t at,
+                      const std::string& actor);
+  ArchiveResult<PurgeReport> Purge(std::int64_t before, std::int64_t at, const std::string& actor);
+
+  int schema_version() const { return schema_version_; }
+  Db& db() { return *db_; }
+
+ private:
+  Archive(std::unique_ptr<Db> db, std::string home, std::string blob_dir, crypto::SecretBytes key)
+      : db_(std::move(db)), home_(std::move(home)), blob_dir_(std::move(blob_dir)), key_(std::move(key)) {}
+  ArchiveStatus Setup(int target_version);
+  ArchiveStatus IndexText(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
+                          const std::string& sender, const std::string& subject, const std::string& body,
+                          std::int64_t created_at);
+  std::string BlobPath(crypto::ByteView content_hash) const;
+
+  std::unique_ptr<Db> db_;
+  std::string home_;
+  std::string blob_dir_;
+  crypto::SecretBytes key_;  // the SQLCipher key, for keying backups alike (locked memory)
+  Bytes blob_name_key_;
+  int schema_version_ = 0;
+};
+
+// Restores HOME/archive.db and HOME/archive.kdf from a backup made by Archive::Backup, after
+// checking the passphrase opens it. Refuses to replace an existing archive unless `force`
+// (then the old files are kept beside it as archive.db.before-restore-<time>).
+ArchiveStatus Restore(const std::string& home, const std::string& backup_path, crypto::ByteView passphrase,
+                      bool force, std::int64_t now);
+
+}  // namespace comity::archive

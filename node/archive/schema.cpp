@@ -1,0 +1,156 @@
+#include "node/archive/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace comity::archive {
+namespace {
+
+// Each entry is one migration. Never edit a released migration: add a new one.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> migrations = {
+      // 1: trust, messages, delivery, audit.
+      R"sql(
+CREATE TABLE meta (
+  name TEXT PRIMARY KEY,
+  value BLOB NOT NULL);
+CREATE TABLE rosters (
+  network_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  signed_roster BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (network_id, version));
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  message_id BLOB NOT NULL UNIQUE,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  sender TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  content BLOB NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL);
+CREATE INDEX messages_created ON messages (created_at);
+CREATE TABLE seen_ids (
+  message_id BLOB PRIMARY KEY,
+  seen_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  message_id BLOB NOT NULL,
+  recipient TEXT NOT NULL,
+  envelope BLOB NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (message_id, recipient));
+CREATE INDEX outbox_due ON outbox (next_attempt_at);
+CREATE TABLE receipts (
+  id INTEGER PRIMARY KEY,
+  message_id BLOB NOT NULL,
+  party TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  signed_receipt BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  UNIQUE (message_id, party, kind));
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL);
+)sql",
+      // 2: the judicial workflow: threads of draft versions, notices, attachments.
+      R"sql(
+CREATE TABLE threads (
+  id INTEGER PRIMARY KEY,
+  thread_uid TEXT NOT NULL UNIQUE,
+  subject TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE TABLE draft_versions (
+  id INTEGER PRIMARY KEY,
+  thread_id INTEGER NOT NULL REFERENCES threads (id),
+  version INTEGER NOT NULL,
+  message_id BLOB NOT NULL,
+  author TEXT NOT NULL,
+  text TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (thread_id, version));
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY,
+  message_id BLOB NOT NULL UNIQUE,
+  sender TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  confidentiality TEXT NOT NULL,
+  use_conditions TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE TABLE attachments (
+  content_hash BLOB PRIMARY KEY,
+  size INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  message_id BLOB NOT NULL,
+  file_key BLOB NOT NULL,
+  stored_at INTEGER NOT NULL) WITHOUT ROWID;
+ALTER TABLE messages ADD COLUMN thread_uid TEXT NOT NULL DEFAULT '';
+)sql",
+      // 3: full-text search over what people wrote, newest first; backfills what exists.
+      R"sql(
+CREATE TABLE search_items (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref BLOB NOT NULL,
+  thread_uid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+CREATE INDEX search_items_ref ON search_items (ref);
+CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, tokenize=unicode61);
+INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at)
+  SELECT 'message', message_id, thread_uid, sender, subject, created_at FROM messages ORDER BY created_at, id;
+INSERT INTO search_text (docid, subject, body)
+  SELECT s.id, m.subject, m.body FROM search_items s JOIN messages m ON m.message_id = s.ref WHERE s.kind = 'message';
+)sql",
+  };
+  return migrations;
+}
+
+}  // namespace
+
+ArchiveResult<int> SchemaVersion(Db& db) {
+  auto stmt = db.Prepare("PRAGMA user_version");
+  if (!stmt) return stmt.error();
+  auto row = (*stmt)->Reset().Step();
+  if (!row) return row.error();
+  int version = static_cast<int>((*stmt)->Int(0));
+  (*stmt)->Reset();
+  return version;
+}
+
+ArchiveStatus Migrate(Db& db, int target) {
+  auto current = SchemaVersion(db);
+  if (!current) return current.error();
+  const int known = static_cast<int>(Migrations().size());
+  if (*current > known) {
+    return Fail(ArchiveCode::kInvalid, db.path() + " has schema version " + std::to_string(*current) +
+                                           ", newer than this comityd knows (" + std::to_string(known) + ")");
+  }
+  for (int v = *current + 1; v <= target && v <= known; ++v) {
+    Txn txn(db);
+    if (auto st = txn.Begin(); !st) return st;
+    if (auto st = db.Exec(Migrations()[v - 1]); !st) return st;
+    if (auto st = db.Exec("PRAGMA user_version = " + std::to_string(v)); !st) return st;
+    if (auto st = txn.Commit(); !st) return st;
+  }
+  return {};
+}
+
+}  // namespace comity::archive
