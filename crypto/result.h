@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -52,6 +53,15 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(E error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit by design
+  // From another error type that converts to E (a layer widening a lower layer's errors).
+  template <class F>
+    requires(!std::is_same_v<F, E> && std::is_convertible_v<F, E>)
+  Status(F error) : error_(E(std::move(error))), ok_(false) {}  // NOLINT: implicit by design
+  template <class F>
+    requires(!std::is_same_v<F, E> && std::is_convertible_v<F, E>)
+  Status(const Status<F>& other) : ok_(other.ok()) {  // NOLINT: implicit by design
+    if (!other.ok()) error_ = E(other.error());
+  }
   static Status Ok() { return Status(); }
 
   bool ok() const { return ok_; }

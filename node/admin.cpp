@@ -19,6 +19,8 @@
 #include "node/files.h"
 #include "node/home.h"
 #include "node/passphrase.h"
+#include "node/archive/archive.h"
+#include "node/cli.h"
 
 namespace comity::node {
 namespace {
@@ -29,33 +31,6 @@ using crypto::AsString;
 constexpr std::int64_t kDay = 24 * 60 * 60;
 constexpr std::int64_t kDefaultValidDays = 730;
 
-// A parsed command line: the command words, then --options with values and --switches.
-struct Args {
-  std::map<std::string, std::string> options;
-  std::set<std::string> switches;
-
-  std::optional<std::string> Get(const std::string& name) const {
-    auto it = options.find(name);
-    if (it == options.end()) return std::nullopt;
-    return it->second;
-  }
-  bool Has(const std::string& name) const { return switches.count(name) != 0; }
-};
-
-struct Command {
-  std::vector<std::string> words;
-  std::string usage;
-  std::set<std::string> options;   // take a value
-  std::set<std::string> switches;  // take none
-  std::set<std::string> required;
-  std::function<Status<>(const Args&)> run;
-};
-
-// A failure that is the operator's to fix: exit code 1, one line on stderr.
-Error Fail(std::string message) { return MakeError(std::move(message)); }
-
-std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
-
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream ss(text);
@@ -64,20 +39,6 @@ std::vector<std::string> SplitList(const std::string& text) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
-}
-
-std::string HomeDir(const Args& args) { return args.Get("home").value_or(Home::DefaultDir()); }
-
-PassphraseSource PassSource(const Args& args) { return PassphraseSource{args.Get("passphrase-file")}; }
-
-crypto::KdfParams CreationKdf() {
-  const char* test = std::getenv("COMITY_TEST_KDF");
-  if (test != nullptr && std::string(test) == "minimum") {
-    std::cerr << "comityd: warning: COMITY_TEST_KDF=minimum: keys get a test-only passphrase "
-                 "hardness; never use this for a real node\n";
-    return crypto::MinimumKdf();
-  }
-  return crypto::ModerateKdf();
 }
 
 // tcp://HOST:PORT with a port from 1 to 65535.
@@ -118,7 +79,7 @@ std::string TrustFailure(const crypto::TrustError& e) {
 
 // ---- node identity -------------------------------------------------------------------
 
-Status<> CmdInit(const Args& args) {
+CmdStatus CmdInit(const Args& args) {
   v1::NodeConfig config;
   config.set_member_id(*args.Get("id"));
   config.set_authority_name(*args.Get("name"));
@@ -152,9 +113,25 @@ Status<> CmdInit(const Args& args) {
   auto pass = ObtainPassphrase(PassSource(args), true);
   if (!pass) return pass.error();
   crypto::Identity identity = crypto::Identity::Generate();
-  auto home = Home::Create(dir, config, identity, *pass, CreationKdf());
+  const crypto::KdfParams kdf = CreationKdf();
+  auto home = Home::Create(dir, config, identity, *pass, kdf);
   if (!home) return home.error();
   const crypto::PublicIdentity& pub = identity.public_identity();
+  auto archive = archive::Archive::Create(dir, pass->view(), kdf);
+  auto recorded = archive ? (*archive)->Batch([&] {
+    return (*archive)->Audit(Now(), Actor(*home), "init",
+                             "node " + config.member_id() + " created, fingerprint " + crypto::Fingerprint(pub.sign));
+  })
+                          : archive::ArchiveStatus(archive.error());
+  if (!recorded) {
+    // No node without its archive: take back what was written.
+    archive = archive::ArchiveError{};
+    for (const char* f : {"/node.conf", "/keys", "/archive.kdf", "/archive.db", "/archive.db-wal", "/archive.db-shm"}) {
+      ::unlink((dir + f).c_str());
+    }
+    ::rmdir((dir + "/blobs").c_str());
+    return CmdError(recorded.error());
+  }
   std::cout << "Created node " << config.member_id() << " (" << config.authority_name() << ", "
             << config.country() << ") in " << dir << "\n"
             << "Fingerprint: " << crypto::Fingerprint(pub.sign) << "\n"
@@ -162,7 +139,7 @@ Status<> CmdInit(const Args& args) {
   return {};
 }
 
-Status<> CmdEnroll(const Args& args) {
+CmdStatus CmdEnroll(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   auto pass = ObtainPassphrase(PassSource(args), false);
@@ -202,7 +179,7 @@ void PrintStanding(const Home& home, const crypto::TrustStore& store, const std:
   }
 }
 
-Status<> CmdJoin(const Args& args) {
+CmdStatus CmdJoin(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   auto trust = home->LoadTrust();
@@ -214,6 +191,8 @@ Status<> CmdJoin(const Args& args) {
   }
   auto roster = ReadProto<v1::Signed>(*args.Get("roster"), "roster");
   if (!roster) return roster.error();
+  auto pass = ObtainPassphrase(PassSource(args), false);  // the archive records the roster
+  if (!pass) return pass.error();
   auto network = trust->AcceptRoster(*roster, Now());
   if (!network) {
     std::string hint = network.error().code == crypto::TrustCode::kUnknownRoot && !args.Get("root")
@@ -229,7 +208,8 @@ Status<> CmdJoin(const Args& args) {
             << net->roster->roster.revocations_size() << " revoked, " << net->roster->roster.bridges_size()
             << " bridges\n";
   PrintStanding(*home, *trust, *network);
-  return {};
+  return RecordInArchive(*home, *pass, "join", *network + " roster version " + std::to_string(net->version()),
+                         &*roster, *network, net->version());
 }
 
 // ---- coordinator ---------------------------------------------------------------------
@@ -237,6 +217,7 @@ Status<> CmdJoin(const Args& args) {
 struct Coordinator {
   Home home;
   v1::CoordinatorState state;
+  crypto::SecretBytes passphrase;  // set by UnlockRootOf
 };
 
 Result<Coordinator> OpenCoordinator(const Args& args) {
@@ -244,13 +225,14 @@ Result<Coordinator> OpenCoordinator(const Args& args) {
   if (!home) return home.error();
   auto state = home->LoadCoordinator();
   if (!state) return state.error();
-  return Coordinator{std::move(home).value(), std::move(state).value()};
+  return Coordinator{std::move(home).value(), std::move(state).value(), {}};
 }
 
-Result<crypto::SigningKey> UnlockRootOf(const Coordinator& c, const Args& args) {
+Result<crypto::SigningKey> UnlockRootOf(Coordinator& c, const Args& args) {
   auto pass = ObtainPassphrase(PassSource(args), false);
   if (!pass) return pass.error();
-  auto root = c.home.UnlockRoot(*pass);
+  c.passphrase = std::move(pass).value();
+  auto root = c.home.UnlockRoot(c.passphrase);
   if (!root) return root.error();
   if (AsString(root->public_key()) != c.state.root_key()) {
     return Fail("root.key does not match the network state in " + c.home.dir());
@@ -317,7 +299,7 @@ std::optional<int> FindCertificate(const v1::CoordinatorState& state, const std:
   return std::nullopt;
 }
 
-Status<> CmdNetworkCreate(const Args& args) {
+CmdStatus CmdNetworkCreate(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   const std::string network = *args.Get("network");
@@ -337,7 +319,7 @@ Status<> CmdNetworkCreate(const Args& args) {
   if (!kdf) return kdf.error();
   if (auto st = home->CreateRoot(root, *pass, *kdf); !st) return st;
 
-  Coordinator c{std::move(home).value(), {}};
+  Coordinator c{std::move(home).value(), {}, pass->Clone()};
   c.state.set_format(1);
   c.state.set_network_id(network);
   c.state.set_root_key(AsString(root.public_key()));
@@ -361,10 +343,12 @@ Status<> CmdNetworkCreate(const Args& args) {
   std::cout << "Created network " << network << " with this node (" << cfg.member_id() << ") as coordinator\n"
             << "Root fingerprint: " << crypto::Fingerprint(root.public_key()) << "\n"
             << "Roster version 1 is installed locally; export the root with 'comityd network root'\n";
-  return {};
+  return RecordInArchive(c.home, c.passphrase, "network-create",
+                         network + ", root fingerprint " + crypto::Fingerprint(root.public_key()), &*published,
+                         network, 1);
 }
 
-Status<> CmdNetworkAdmit(const Args& args) {
+CmdStatus CmdNetworkAdmit(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   auto role = crypto::ParseRole(*args.Get("role"));
@@ -425,10 +409,12 @@ Status<> CmdNetworkAdmit(const Args& args) {
             << "Fingerprint: " << Fp(cert.keys().sign_ed25519())
             << " (must match the one the applicant read to you)\n"
             << "Publish a roster ('comityd network publish') to make it known\n";
-  return {};
+  return RecordInArchive(c->home, c->passphrase, "admit",
+                         cert.member_id() + " as " + crypto::RoleName(cert.role()) + ", fingerprint " +
+                             Fp(cert.keys().sign_ed25519()));
 }
 
-Status<> CmdNetworkRevoke(const Args& args) {
+CmdStatus CmdNetworkRevoke(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   const std::string member = *args.Get("member");
@@ -450,10 +436,10 @@ Status<> CmdNetworkRevoke(const Args& args) {
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
   std::cout << "Revoked " << member << " in " << c->state.network_id()
             << "; publish a roster ('comityd network publish') to make it known\n";
-  return {};
+  return RecordInArchive(c->home, c->passphrase, "revoke", member + ": " + rev->reason());
 }
 
-Status<> CmdNetworkBridge(const Args& args) {
+CmdStatus CmdNetworkBridge(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   auto other = ReadProto<v1::RootKey>(*args.Get("root"), "root key file");
@@ -476,10 +462,11 @@ Status<> CmdNetworkBridge(const Args& args) {
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
   std::cout << c->state.network_id() << " now bridges " << other->network_id() << " (root fingerprint "
             << Fp(other->root_key()) << "); publish a roster to make it known\n";
-  return {};
+  return RecordInArchive(c->home, c->passphrase, "bridge",
+                         other->network_id() + ", root fingerprint " + Fp(other->root_key()));
 }
 
-Status<> CmdNetworkUnbridge(const Args& args) {
+CmdStatus CmdNetworkUnbridge(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   const std::string other = *args.Get("network");
@@ -493,10 +480,10 @@ Status<> CmdNetworkUnbridge(const Args& args) {
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
   std::cout << c->state.network_id() << " no longer bridges " << other
             << "; publish a roster to make it known\n";
-  return {};
+  return RecordInArchive(c->home, c->passphrase, "unbridge", other);
 }
 
-Status<> CmdNetworkPublish(const Args& args) {
+CmdStatus CmdNetworkPublish(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   auto root = UnlockRootOf(*c, args);
@@ -508,10 +495,12 @@ Status<> CmdNetworkPublish(const Args& args) {
   std::cout << "Published roster version " << c->state.last_published_version() << " of " << c->state.network_id()
             << ": " << c->state.certificates_size() << " members, " << c->state.revocations_size() << " revoked, "
             << c->state.bridges_size() << " bridges -> " << out << "\n";
-  return {};
+  return RecordInArchive(c->home, c->passphrase, "publish",
+                         c->state.network_id() + " version " + std::to_string(c->state.last_published_version()),
+                         &*roster, c->state.network_id(), c->state.last_published_version());
 }
 
-Status<> CmdNetworkRoot(const Args& args) {
+CmdStatus CmdNetworkRoot(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
   v1::RootKey root;
@@ -527,7 +516,7 @@ Status<> CmdNetworkRoot(const Args& args) {
 
 // ---- inspection ----------------------------------------------------------------------
 
-Status<> CmdShow(const Args& args) {
+CmdStatus CmdShow(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   auto trust = home->LoadTrust();
@@ -551,7 +540,7 @@ Status<> CmdShow(const Args& args) {
   return {};
 }
 
-Status<> CmdMembers(const Args& args) {
+CmdStatus CmdMembers(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   auto trust = home->LoadTrust();
@@ -582,7 +571,7 @@ Status<> CmdMembers(const Args& args) {
 }
 
 // Exit 0 when the member verifies now, 1 (with the reason) when it does not.
-Status<> CmdVerify(const Args& args) {
+CmdStatus CmdVerify(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return home.error();
   auto trust = home->LoadTrust();
@@ -600,13 +589,11 @@ Status<> CmdVerify(const Args& args) {
   return {};
 }
 
-const std::vector<Command>& Commands() {
-  static const std::set<std::string> kPass = {"home", "passphrase-file"};
-  auto with = [](std::set<std::string> extra) {
-    extra.insert(kPass.begin(), kPass.end());
-    return extra;
-  };
-  static const std::vector<Command> commands = {
+}  // namespace
+
+std::vector<Command> TrustCommands() {
+  auto with = WithCommonOptions;
+  return {
       {{"init"}, "init --home DIR --id ID --name NAME --country CC [--listen tcp://HOST:PORT] [--via RELAY_ID[,...]]",
        with({"id", "name", "country", "listen", "via"}), {}, {"id", "name", "country"}, CmdInit},
       {{"enroll"}, "enroll --home DIR --out REQUEST", with({"out"}), {}, {"out"}, CmdEnroll},
@@ -632,78 +619,7 @@ const std::vector<Command>& Commands() {
        CmdNetworkPublish},
       {{"network", "root"}, "network root --home DIR --out ROOT_FILE", with({"out"}), {}, {"out"}, CmdNetworkRoot},
   };
-  return commands;
 }
 
-void PrintUsage(std::ostream& out) {
-  out << "usage: comityd COMMAND [OPTIONS]\n"
-         "The passphrase comes from --passphrase-file FILE, COMITY_PASSPHRASE, or a prompt.\n"
-         "--home defaults to ~/.comity.\n\ncommands:\n";
-  for (const Command& c : Commands()) out << "  comityd " << c.usage << "\n";
-}
-
-int UsageError(const std::string& message) {
-  std::cerr << "comityd: " << message << " (see 'comityd --help')\n";
-  return 2;
-}
-
-}  // namespace
-
-int RunAdminCommand(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    PrintUsage(args.empty() ? std::cerr : std::cout);
-    return args.empty() ? 2 : 0;
-  }
-  if (args[0] == "--version") {
-    std::cout << "comityd 0.1.0\n";
-    return 0;
-  }
-  const Command* command = nullptr;
-  for (const Command& c : Commands()) {
-    if (args.size() >= c.words.size() && std::equal(c.words.begin(), c.words.end(), args.begin()) &&
-        (command == nullptr || c.words.size() > command->words.size())) {
-      command = &c;
-    }
-  }
-  if (command == nullptr) return UsageError("unknown command '" + args[0] + (args.size() > 1 && args[0] == "network" ? " " + args[1] : "") + "'");
-
-  Args parsed;
-  for (std::size_t i = command->words.size(); i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << "usage: comityd " << command->usage << "\n";
-      return 0;
-    }
-    if (a.rfind("--", 0) != 0) return UsageError("unexpected argument '" + a + "'");
-    std::string name = a.substr(2);
-    std::optional<std::string> value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (command->switches.count(name) != 0) {
-      if (value) return UsageError("--" + name + " takes no value");
-      parsed.switches.insert(name);
-    } else if (command->options.count(name) != 0) {
-      if (!value) {
-        if (i + 1 >= args.size()) return UsageError("--" + name + " needs a value");
-        value = args[++i];
-      }
-      if (parsed.options.count(name) != 0) return UsageError("--" + name + " is given twice");
-      parsed.options[name] = *value;
-    } else {
-      return UsageError("unknown option --" + name + " for '" + command->usage.substr(0, command->usage.find(" --")) + "'");
-    }
-  }
-  for (const std::string& r : command->required) {
-    if (!parsed.Get(r)) return UsageError("missing --" + r + "; usage: comityd " + command->usage);
-  }
-  Status<> st = command->run(parsed);
-  if (!st) {
-    std::cerr << "comityd: error: " << st.error().message << "\n";
-    return 1;
-  }
-  return 0;
-}
 
 }  // namespace comity::node

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -28,6 +29,44 @@ Result<Message> ReadMessage(const std::string& path) {
 }
 
 }  // namespace
+
+Result<crypto::SecretBytes> Home::OpenSealed(const char* name, std::string_view kind,
+                                             const crypto::SecretBytes& passphrase) const {
+  const std::string path = PathOf(name);
+  auto bytes = ReadFile(path);
+  if (!bytes) return bytes.error();
+  auto secret = crypto::OpenKeystore(crypto::AsBytes(*bytes), kind, passphrase.view());
+  const std::string pending = path + ".new";
+  if (!secret && FileExists(pending)) {
+    // A passphrase change was interrupted after this file's new version was written.
+    auto next = ReadFile(pending);
+    if (next) {
+      auto opened = crypto::OpenKeystore(crypto::AsBytes(*next), kind, passphrase.view());
+      if (opened) {
+        if (::rename(pending.c_str(), path.c_str()) != 0) {
+          return MakeError("cannot finish the passphrase change of " + path + ": " + std::strerror(errno));
+        }
+        return opened;
+      }
+    }
+  }
+  return secret;
+}
+
+Status<> Home::StageReseal(const char* name, std::string_view kind, const crypto::SecretBytes& secret,
+                           const crypto::SecretBytes& new_passphrase, const crypto::KdfParams& kdf) const {
+  auto sealed = crypto::SealKeystore(kind, secret, new_passphrase.view(), kdf);
+  if (!sealed) return sealed.error();
+  return WriteFileAtomic(PathOf(name) + ".new", crypto::AsString(*sealed), 0600);
+}
+
+Status<> Home::CommitReseal(const char* name) const {
+  const std::string path = PathOf(name);
+  if (::rename((path + ".new").c_str(), path.c_str()) != 0) {
+    return MakeError("cannot replace " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
 
 std::string Home::DefaultDir() {
   const char* home = std::getenv("HOME");
@@ -76,9 +115,7 @@ v1::Party Home::PartyIn(const std::string& network_id) const {
 }
 
 Result<crypto::Identity> Home::UnlockIdentity(const crypto::SecretBytes& passphrase) const {
-  auto bytes = ReadFile(PathOf(kKeys));
-  if (!bytes) return bytes.error();
-  auto secret = crypto::OpenKeystore(crypto::AsBytes(*bytes), "node", passphrase.view());
+  auto secret = OpenSealed(kKeys, "node", passphrase);
   if (!secret) return MakeError("cannot unlock the node keys: " + secret.error().message);
   auto identity = crypto::Identity::FromSecret(*secret);
   if (!identity) return identity.error();
@@ -102,9 +139,7 @@ Status<> Home::CreateRoot(const crypto::SigningKey& root, const crypto::SecretBy
 
 Result<crypto::SigningKey> Home::UnlockRoot(const crypto::SecretBytes& passphrase) const {
   if (!IsCoordinator()) return MakeError("this node holds no network root: run 'comityd network create' first");
-  auto bytes = ReadFile(PathOf(kRootKey));
-  if (!bytes) return bytes.error();
-  auto secret = crypto::OpenKeystore(crypto::AsBytes(*bytes), "root", passphrase.view());
+  auto secret = OpenSealed(kRootKey, "root", passphrase);
   if (!secret) return MakeError("cannot unlock the network root key: " + secret.error().message);
   return crypto::SigningKey::FromSecret(secret->view());
 }

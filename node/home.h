@@ -44,11 +44,20 @@ class Home {
   Result<v1::CoordinatorState> LoadCoordinator() const;
   Status<> SaveCoordinator(const v1::CoordinatorState& state) const;
 
+  // Changing the passphrase of `keys` / `root.key` (name) in two steps: StageReseal writes
+  // NAME.new sealed under the new passphrase; CommitReseal moves it into place. Until then
+  // the unlock functions accept either file, so an interrupted change loses nothing.
+  Status<> StageReseal(const char* name, std::string_view kind, const crypto::SecretBytes& secret,
+                       const crypto::SecretBytes& new_passphrase, const crypto::KdfParams& kdf) const;
+  Status<> CommitReseal(const char* name) const;
+
   // An empty store when no trust.pb exists yet.
   Result<crypto::TrustStore> LoadTrust() const;
   Status<> SaveTrust(const crypto::TrustStore& store) const;
 
  private:
+  Result<crypto::SecretBytes> OpenSealed(const char* name, std::string_view kind,
+                                         const crypto::SecretBytes& passphrase) const;
   Home(std::string dir, v1::NodeConfig config) : dir_(std::move(dir)), config_(std::move(config)) {}
   std::string dir_;
   v1::NodeConfig config_;
