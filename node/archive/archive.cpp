@@ -193,11 +193,16 @@ ArchiveResult<std::unique_ptr<Archive>> Archive::Open(const std::string& home, c
   if (!kdf_bytes) return Fail(ArchiveCode::kIo, kdf_bytes.error().message);
   auto key = DeriveArchiveKey(passphrase, *kdf_bytes);
   // An interrupted rekey leaves the new parameters in archive.kdf.new (see Rekey).
-  if (!key && key.error().code == ArchiveCode::kWrongPassphrase && node::FileExists(kdf_path + ".new")) {
+  const bool rekey_pending = node::FileExists(kdf_path + ".new");
+  bool using_new_key = false;
+  if (!key && key.error().code == ArchiveCode::kWrongPassphrase && rekey_pending) {
     auto pending = node::ReadFile(kdf_path + ".new", 4096);
     if (pending) {
       auto new_key = DeriveArchiveKey(passphrase, *pending);
-      if (new_key) key = std::move(new_key).value();
+      if (new_key) {
+        key = std::move(new_key).value();
+        using_new_key = true;
+      }
     }
   }
   if (!key) return key.error();
@@ -208,7 +213,11 @@ ArchiveResult<std::unique_ptr<Archive>> Archive::Open(const std::string& home, c
   if (auto st = Prepare(a->db(), *key); !st) {
     // The passphrase is right (the check value matched), so the file itself is at fault.
     if (st.error().code == ArchiveCode::kWrongPassphrase) {
-      // Maybe a rekey finished in the database but not in archive.kdf: try the other key.
+      if (rekey_pending) {
+        return Fail(ArchiveCode::kWrongPassphrase,
+                    using_new_key ? "an interrupted passphrase change never reached " + db_path + ": use the old passphrase"
+                                  : db_path + " holds the key of an interrupted passphrase change: use the new passphrase");
+      }
       return Fail(ArchiveCode::kDamaged, db_path + " is damaged: it does not decrypt with the archive key");
     }
     return Fail(st.error().code == ArchiveCode::kIo ? ArchiveCode::kDamaged : st.error().code,
