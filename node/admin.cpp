@@ -67,6 +67,22 @@ Result<Message> ReadProto(const std::string& path, const char* what) {
   return m;
 }
 
+// Refuses an --out that would land in the node's home, where it could replace a secret.
+Status<> CheckOutsideHome(const Home& home, const std::string& out) {
+  std::string parent = out.find('/') == std::string::npos ? "." : out.substr(0, out.rfind('/'));
+  if (parent.empty()) parent = "/";
+  char* resolved_parent = ::realpath(parent.c_str(), nullptr);
+  char* resolved_home = ::realpath(home.dir().c_str(), nullptr);
+  bool inside = resolved_parent != nullptr && resolved_home != nullptr &&
+                std::string(resolved_parent).rfind(resolved_home, 0) == 0 &&
+                (std::string(resolved_parent).size() == std::string(resolved_home).size() ||
+                 resolved_parent[std::string(resolved_home).size()] == '/');
+  std::free(resolved_parent);
+  std::free(resolved_home);
+  if (inside) return Fail("--out " + out + " is inside the node's home " + home.dir() + "; write it elsewhere");
+  return {};
+}
+
 Status<> WritePublic(const std::string& path, const std::string& bytes) {
   return WriteFileAtomic(path, bytes, 0644);
 }
@@ -158,6 +174,7 @@ CmdStatus CmdEnroll(const Args& args) {
   req.set_created_at(Now());
   v1::Signed signed_req = crypto::SignEnrollment(*identity, req);
   const std::string out = *args.Get("out");
+  if (auto st = CheckOutsideHome(*home, out); !st) return st;
   if (auto st = WritePublic(out, signed_req.SerializeAsString()); !st) return st;
   std::cout << "Enrollment request of " << c.member_id() << " written to " << out << "\n"
             << "Fingerprint: " << Fp(c.keys().sign_ed25519())
@@ -184,13 +201,23 @@ CmdStatus CmdJoin(const Args& args) {
   if (!home) return home.error();
   auto trust = home->LoadTrust();
   if (!trust) return trust.error();
+  auto roster = ReadProto<v1::Signed>(*args.Get("roster"), "roster");
+  if (!roster) return roster.error();
+  std::optional<v1::RootKey> new_root;
   if (auto root_path = args.Get("root")) {
     auto root = ReadProto<v1::RootKey>(*root_path, "root key file");
     if (!root) return root.error();
+    // A root file is trusted only together with a roster it signed: a root handed over out
+    // of band must not slip in beside an unrelated roster.
+    auto signed_by_it = crypto::VerifyRoster(*roster, AsBytes(root->root_key()), root->network_id(), Now());
+    if (!signed_by_it) {
+      return Fail("roster refused: it is not a valid roster of " + root->network_id() + " signed by the root in " +
+                  *root_path + " (" + TrustFailure(signed_by_it.error()) + ")");
+    }
+    const crypto::TrustedNetworkView* known = trust->network(root->network_id());
+    if (known == nullptr || !known->direct) new_root = *root;
     if (auto st = trust->TrustRoot(*root); !st) return Fail("cannot trust " + *root_path + ": " + TrustFailure(st.error()));
   }
-  auto roster = ReadProto<v1::Signed>(*args.Get("roster"), "roster");
-  if (!roster) return roster.error();
   auto pass = ObtainPassphrase(PassSource(args), false);  // the archive records the roster
   if (!pass) return pass.error();
   auto network = trust->AcceptRoster(*roster, Now());
@@ -202,6 +229,19 @@ CmdStatus CmdJoin(const Args& args) {
   }
   if (auto st = home->SaveTrust(*trust); !st) return st;
   const crypto::TrustedNetworkView* net = trust->network(*network);
+  if (new_root) {
+    std::cout << "New trusted root for " << new_root->network_id() << ", fingerprint " << Fp(new_root->root_key())
+              << " (compare it with the one the coordinator read to you)\n";
+  }
+  // A bridge that names a directly trusted network with another key is not followed: say so.
+  for (const v1::Bridge& b : net->roster->roster.bridges()) {
+    const crypto::TrustedNetworkView* other = trust->network(b.network_id());
+    if (other != nullptr && other->direct && !crypto::ConstantTimeEqual(other->root_key, AsBytes(b.root_key()))) {
+      std::cout << "Warning: " << *network << " bridges " << b.network_id() << " with root fingerprint "
+                << Fp(b.root_key()) << ", but this node trusts " << b.network_id() << " with root fingerprint "
+                << crypto::Fingerprint(other->root_key) << "; the configured root is kept\n";
+    }
+  }
   std::cout << "Trusting " << *network << " (root fingerprint " << crypto::Fingerprint(net->root_key) << ", "
             << (net->direct ? "configured root" : "reached through a bridge") << "): roster version "
             << net->version() << ", " << net->roster->members.size() << " members, "
@@ -261,8 +301,16 @@ v1::Certificate IssueCertificate(v1::CoordinatorState& state, const v1::Enrollme
   return cert;
 }
 
-// Signs the next roster version from the state and installs it in this node's trust store.
-Result<v1::Signed> PublishRoster(Coordinator& c, const crypto::SigningKey& root) {
+// A signed roster ready to publish, with the trust store that already accepted it.
+struct PendingRoster {
+  v1::Signed signed_roster;
+  crypto::TrustStore trust;
+  std::uint64_t version = 0;
+};
+
+// Signs the next roster version from the state and checks this node's trust store accepts it.
+// Nothing is saved: CommitRoster does that once the roster is safely out.
+Result<PendingRoster> SignNextRoster(Coordinator& c, const crypto::SigningKey& root) {
   v1::Roster roster;
   roster.set_format(1);
   roster.set_network_id(c.state.network_id());
@@ -285,10 +333,13 @@ Result<v1::Signed> PublishRoster(Coordinator& c, const crypto::SigningKey& root)
   if (auto ok = trust->AcceptRoster(signed_roster, Now()); !ok) {
     return Fail("the roster would not verify: " + TrustFailure(ok.error()));
   }
-  c.state.set_last_published_version(roster.version());
-  if (auto st = c.home.SaveCoordinator(c.state); !st) return st.error();
-  if (auto st = c.home.SaveTrust(*trust); !st) return st.error();
-  return signed_roster;
+  return PendingRoster{std::move(signed_roster), std::move(trust).value(), roster.version()};
+}
+
+Status<> CommitRoster(Coordinator& c, const PendingRoster& pending) {
+  c.state.set_last_published_version(pending.version);
+  if (auto st = c.home.SaveCoordinator(c.state); !st) return st;
+  return c.home.SaveTrust(pending.trust);
 }
 
 std::optional<int> FindCertificate(const v1::CoordinatorState& state, const std::string& member_id) {
@@ -307,18 +358,17 @@ CmdStatus CmdNetworkCreate(const Args& args) {
     return Fail("--network must be 1 to 64 letters, digits, '.', '_' or '-' (e.g. IberRed)");
   }
   if (home->IsCoordinator()) return Fail("this node already holds a network root (" + home->dir() + "/root.key)");
+  if (FileExists(home->PathOf("root.key"))) {
+    return Fail(home->dir() + "/root.key exists without network.pb: restore network.pb from a backup");
+  }
   auto pass = ObtainPassphrase(PassSource(args), false);
   if (!pass) return pass.error();
   auto identity = home->UnlockIdentity(*pass);
   if (!identity) return identity.error();
   crypto::SigningKey root = crypto::SigningKey::Generate();
-  // The root key gets the same passphrase hardness as the node's own keys.
-  auto keys = ReadFile(home->PathOf("keys"));
-  if (!keys) return keys.error();
-  auto kdf = crypto::KeystoreParams(AsBytes(*keys));
-  if (!kdf) return kdf.error();
-  if (auto st = home->CreateRoot(root, *pass, *kdf); !st) return st;
 
+  // network.pb first (it holds no secret; a leftover one without root.key is an unfinished
+  // create and is simply replaced), then root.key, then the first roster.
   Coordinator c{std::move(home).value(), {}, pass->Clone()};
   c.state.set_format(1);
   c.state.set_network_id(network);
@@ -334,17 +384,20 @@ CmdStatus CmdNetworkCreate(const Args& args) {
   *self.mutable_via_relays() = cfg.via_relays();
   *c.state.add_certificates() =
       crypto::SignCertificate(root, IssueCertificate(c.state, self, v1::ROLE_COORDINATOR, kDefaultValidDays));
-  auto published = PublishRoster(c, root);
-  if (!published) {
-    ::unlink(c.home.PathOf("network.pb").c_str());  // leave no half-made coordinator behind
-    ::unlink(c.home.PathOf("root.key").c_str());
-    return published.error();
+  auto pending = SignNextRoster(c, root);
+  if (!pending) return pending.error();
+  if (auto st = c.home.SaveCoordinator(c.state); !st) return st;
+  if (auto st = c.home.CreateRoot(root, *pass, CreationKdf()); !st) {
+    ::unlink(c.home.PathOf("network.pb").c_str());
+    return st;
   }
+  if (auto st = CommitRoster(c, *pending); !st) return st;
+  const v1::Signed* published = &pending->signed_roster;
   std::cout << "Created network " << network << " with this node (" << cfg.member_id() << ") as coordinator\n"
             << "Root fingerprint: " << crypto::Fingerprint(root.public_key()) << "\n"
             << "Roster version 1 is installed locally; export the root with 'comityd network root'\n";
   return RecordInArchive(c.home, c.passphrase, "network-create",
-                         network + ", root fingerprint " + crypto::Fingerprint(root.public_key()), &*published,
+                         network + ", root fingerprint " + crypto::Fingerprint(root.public_key()), published,
                          network, 1);
 }
 
@@ -377,13 +430,26 @@ CmdStatus CmdNetworkAdmit(const Args& args) {
   if (FindCertificate(c->state, req->member_id())) {
     return Fail("member " + req->member_id() + " is already in " + c->state.network_id());
   }
-  // Revocation is by key: a revoked member may come back under its id, with new keys only.
-  for (const v1::Revocation& rev : c->state.revocations()) {
-    if (rev.sign_ed25519() == req->keys().sign_ed25519()) {
-      return Fail("the signing key of " + req->member_id() + " was revoked; enroll again with new keys ('comityd init' in a new home)");
-    }
-  }
   const v1::PublicKeys& k = req->keys();
+  if (auto expected = args.Get("expect-fingerprint"); expected && *expected != Fp(k.sign_ed25519())) {
+    return Fail("the request's fingerprint is " + Fp(k.sign_ed25519()) + ", not the expected " + *expected +
+                "; do not admit it");
+  }
+  // Revocation is by key: a revoked member may come back under its id, with new keys only
+  // (all three: the request proves possession of the signing key alone).
+  auto retired = [&](const std::string& key) {
+    for (const v1::Revocation& rev : c->state.revocations()) {
+      if (rev.sign_ed25519() == key) return true;
+    }
+    for (const v1::PublicKeys& old : c->state.retired_keys()) {
+      if (key == old.sign_ed25519() || key == old.agree_x25519() || key == old.transport_curve()) return true;
+    }
+    return false;
+  };
+  if (retired(k.sign_ed25519()) || retired(k.agree_x25519()) || retired(k.transport_curve())) {
+    return Fail("the request of " + req->member_id() + " reuses a key that was revoked; enroll again with new keys "
+                "('comityd init' in a new home)");
+  }
   for (const v1::Signed& sc : c->state.certificates()) {
     v1::Certificate other;
     other.ParseFromString(sc.body());
@@ -414,6 +480,21 @@ CmdStatus CmdNetworkAdmit(const Args& args) {
                              Fp(cert.keys().sign_ed25519()));
 }
 
+// Shows what a request asks for and its fingerprint, so the coordinator can compare it with
+// the one the applicant reads aloud before admitting anything.
+CmdStatus CmdNetworkInspect(const Args& args) {
+  auto request = ReadProto<v1::Signed>(*args.Get("request"), "enrollment request");
+  if (!request) return request.error();
+  auto req = crypto::VerifyEnrollment(*request);
+  if (!req) return Fail("enrollment request refused: " + TrustFailure(req.error()));
+  std::cout << "Enrollment request of " << req->member_id() << " (" << req->authority_name() << ", " << req->country()
+            << "), self-signature valid\n"
+            << "Fingerprint: " << Fp(req->keys().sign_ed25519()) << "\n";
+  for (const std::string& e : req->endpoints()) std::cout << "Listens on: " << e << "\n";
+  for (const std::string& r : req->via_relays()) std::cout << "Reached via relay: " << r << "\n";
+  return {};
+}
+
 CmdStatus CmdNetworkRevoke(const Args& args) {
   auto c = OpenCoordinator(args);
   if (!c) return c.error();
@@ -432,6 +513,7 @@ CmdStatus CmdNetworkRevoke(const Args& args) {
   rev->set_sign_ed25519(cert.keys().sign_ed25519());
   rev->set_revoked_at(Now());
   rev->set_reason(args.Get("reason").value_or(""));
+  *c->state.add_retired_keys() = cert.keys();
   c->state.mutable_certificates()->DeleteSubrange(*index, 1);
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;
   std::cout << "Revoked " << member << " in " << c->state.network_id()
@@ -488,16 +570,20 @@ CmdStatus CmdNetworkPublish(const Args& args) {
   if (!c) return c.error();
   auto root = UnlockRootOf(*c, args);
   if (!root) return root.error();
-  auto roster = PublishRoster(*c, *root);
-  if (!roster) return roster.error();
+  auto pending = SignNextRoster(*c, *root);
+  if (!pending) return pending.error();
   const std::string out = *args.Get("out");
-  if (auto st = WritePublic(out, roster->SerializeAsString()); !st) return st;
+  if (auto st = CheckOutsideHome(c->home, out); !st) return st;
+  // The roster goes out first: a failed write must not use up a version number.
+  if (auto st = WritePublic(out, pending->signed_roster.SerializeAsString()); !st) return st;
+  if (auto st = CommitRoster(*c, *pending); !st) return st;
+  const v1::Signed* roster = &pending->signed_roster;
   std::cout << "Published roster version " << c->state.last_published_version() << " of " << c->state.network_id()
             << ": " << c->state.certificates_size() << " members, " << c->state.revocations_size() << " revoked, "
             << c->state.bridges_size() << " bridges -> " << out << "\n";
   return RecordInArchive(c->home, c->passphrase, "publish",
                          c->state.network_id() + " version " + std::to_string(c->state.last_published_version()),
-                         &*roster, c->state.network_id(), c->state.last_published_version());
+                         roster, c->state.network_id(), c->state.last_published_version());
 }
 
 CmdStatus CmdNetworkRoot(const Args& args) {
@@ -508,6 +594,7 @@ CmdStatus CmdNetworkRoot(const Args& args) {
   root.set_network_id(c->state.network_id());
   root.set_root_key(c->state.root_key());
   const std::string out = *args.Get("out");
+  if (auto st = CheckOutsideHome(c->home, out); !st) return st;
   if (auto st = WritePublic(out, root.SerializeAsString()); !st) return st;
   std::cout << "Root of " << root.network_id() << " written to " << out << "\n"
             << "Root fingerprint: " << Fp(root.root_key()) << " (read it aloud to whoever installs it)\n";
@@ -606,9 +693,12 @@ std::vector<Command> TrustCommands() {
        CmdNetworkCreate},
       {{"network", "admit"},
        "network admit --home DIR --request REQUEST --role ROLE [--languages es,pt] [--forms LIST] [--contact-24-7] "
-       "[--valid-days N]",
-       with({"request", "role", "languages", "forms", "valid-days"}), {"contact-24-7"}, {"request", "role"},
+       "[--valid-days N] [--expect-fingerprint FP]",
+       with({"request", "role", "languages", "forms", "valid-days", "expect-fingerprint"}), {"contact-24-7"},
+       {"request", "role"},
        CmdNetworkAdmit},
+      {{"network", "inspect"}, "network inspect --request REQUEST", with({"request"}), {}, {"request"},
+       CmdNetworkInspect},
       {{"network", "revoke"}, "network revoke --home DIR --member ID [--reason TEXT]", with({"member", "reason"}), {},
        {"member"}, CmdNetworkRevoke},
       {{"network", "bridge"}, "network bridge --home DIR --root OTHER_ROOT_FILE", with({"root"}), {}, {"root"},

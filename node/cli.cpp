@@ -6,6 +6,7 @@
 
 #include "node/admin.h"
 #include "node/archive/archive.h"
+#include "node/files.h"
 
 namespace comity::node {
 
@@ -71,6 +72,21 @@ void PrintUsage(std::ostream& out, const std::vector<Command>& commands) {
   for (const Command& c : commands) out << "  comityd " << c.usage << "\n";
 }
 
+// Keys sealed at the test-only cost outside a test run deserve a word every time.
+void WarnIfWeakKeys(const std::string& home) {
+  const char* test = std::getenv("COMITY_TEST_KDF");
+  if (test != nullptr && std::string(test) == "minimum") return;
+  for (const char* name : {"/keys", "/root.key"}) {
+    auto bytes = ReadFile(home + name, 4096);
+    if (!bytes) continue;
+    auto params = crypto::KeystoreParams(crypto::AsBytes(*bytes));
+    if (params && crypto::IsBelowModerate(*params)) {
+      std::cerr << "comityd: warning: " << home << name
+                << " is sealed with a test-only passphrase hardness; run 'comityd archive rekey' to strengthen it\n";
+    }
+  }
+}
+
 int UsageError(const std::string& message) {
   std::cerr << "comityd: " << message << " (see 'comityd --help')\n";
   return 2;
@@ -131,6 +147,7 @@ int RunAdminCommand(const std::vector<std::string>& args) {
   for (const std::string& r : command->required) {
     if (!parsed.Get(r)) return UsageError("missing --" + r + "; usage: comityd " + command->usage);
   }
+  WarnIfWeakKeys(HomeDir(parsed));
   CmdStatus st = command->run(parsed);
   if (!st) {
     std::cerr << "comityd: error: " << st.error().message << "\n";

@@ -40,11 +40,13 @@ class Fd {
 }  // namespace
 
 Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK so that a FIFO given by mistake is refused below instead of blocking here.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return SysError("cannot read", path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return SysError("cannot read", path);
   if (!S_ISREG(st.st_mode)) return MakeError("cannot read " + path + ": not a regular file");
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
   if (static_cast<std::size_t>(st.st_size) > max_bytes) return MakeError("cannot read " + path + ": file is too large");
   std::string out;
   out.resize(static_cast<std::size_t>(st.st_size));

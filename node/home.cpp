@@ -90,7 +90,10 @@ Result<Home> Home::Create(const std::string& dir, v1::NodeConfig config,
   google::protobuf::TextFormat::PrintToString(config, &text);
   // Keys first: a node.conf without keys would look like a usable node.
   if (auto st = WriteFileAtomic(dir + "/" + kKeys, crypto::AsString(*sealed), 0600, true); !st) return st.error();
-  if (auto st = WriteFileAtomic(dir + "/" + kConfig, text, 0644, true); !st) return st.error();
+  if (auto st = WriteFileAtomic(dir + "/" + kConfig, text, 0644, true); !st) {
+    ::unlink((dir + "/" + kKeys).c_str());  // no keys without the node.conf that describes them
+    return st.error();
+  }
   return Home(dir, std::move(config));
 }
 
@@ -128,7 +131,8 @@ Result<crypto::Identity> Home::UnlockIdentity(const crypto::SecretBytes& passphr
   return identity;
 }
 
-bool Home::IsCoordinator() const { return FileExists(PathOf(kRootKey)); }
+// network.pb is written before root.key (see CmdNetworkCreate): both together make a coordinator.
+bool Home::IsCoordinator() const { return FileExists(PathOf(kRootKey)) && FileExists(PathOf(kNetwork)); }
 
 Status<> Home::CreateRoot(const crypto::SigningKey& root, const crypto::SecretBytes& passphrase,
                           const crypto::KdfParams& kdf) const {

@@ -54,8 +54,12 @@ Result<crypto::SecretBytes> ObtainPassphrase(const PassphraseSource& source, boo
     sodium_memzero(text->data(), text->size());
     return secret;
   }
-  if (const char* env = std::getenv("COMITY_PASSPHRASE"); env != nullptr) {
-    return ToSecret(env, std::strlen(env));
+  if (char* env = std::getenv("COMITY_PASSPHRASE"); env != nullptr) {
+    auto secret = ToSecret(env, std::strlen(env));
+    // Not left in the environment for the rest of the process (or for a child).
+    sodium_memzero(env, std::strlen(env));
+    ::unsetenv("COMITY_PASSPHRASE");
+    return secret;
   }
   int tty = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
   if (tty < 0) {

@@ -35,10 +35,10 @@ snapshot() { (cd "$1" && sha256sum ./* 2>/dev/null | sort); }
 unchanged() {  # unchanged DIR SNAPSHOT_FILE WHAT
   if [ "$(snapshot "$1")" == "$(cat "$2")" ]; then ok; else bad "$3 changed $1"; fi
 }
-flip_byte() {  # flip_byte FILE POS: xor one bit of the byte at POS
+flip_byte() {  # flip_byte FILE POS [MASK]: xor the byte at POS with MASK (default 1)
   local orig
   orig=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
-  printf "\\x$(printf %02x $(( (orig ^ 1) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+  printf "\\x$(printf %02x $(( (orig ^ ${3:-1}) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
@@ -61,11 +61,18 @@ if [ -e c/keys ] || [ -e c/node.conf ]; then bad "refused init left files in c/"
 expect 2 'unknown option --colour' -- init $(P c) --id C-THREE --colour red
 expect 2 'missing --name' -- init $(P c) --id C-THREE --country ES
 expect 2 'unknown command' -- frobnicate
-expect 1 'no passphrase' -- enroll --home "$WORK/a" --out x.request
+# Without a terminal (setsid detaches it) and no other source, there is no passphrase.
+if out=$(setsid -w "$COMITYD" enroll --home "$WORK/a" --out "$WORK/x.request" 2>&1 </dev/null); then
+  bad "enroll without any passphrase source succeeded"
+elif ! grep -q 'no passphrase' <<<"$out"; then bad "enroll without a passphrase: $out"; else ok; fi
+mkfifo fifo.pass
+expect 1 'not a regular file' -- enroll --home "$WORK/a" --passphrase-file "$WORK/fifo.pass" --out x.request
 
 # --- secrets at rest ---
 if [ "$(stat -c %a a/keys)" == 600 ] && [ "$(stat -c %a coord/root.key)" == 600 ]; then ok; else bad "key files are not mode 0600"; fi
-if grep -rqF "$(cat a.pass)" a/ coord/; then bad "a passphrase reached the disk"; else ok; fi
+for n in coord a b; do
+  if grep -rqF "$(cat $n.pass)" a/ b/ coord/; then bad "the passphrase of $n reached the disk"; else ok; fi
+done
 
 # --- passphrase sources: file wins over the environment, the environment works alone ---
 expect 1 'wrong passphrase' -- enroll --home "$WORK/a" --passphrase-file "$WORK/b.pass" --out x.request
@@ -84,9 +91,19 @@ cp a.request forged.request; flip_byte forged.request 20
 expect 1 'enrollment request refused' -- network admit $(P coord) --request forged.request --role central-authority
 expect 1 'cannot read' -- network admit $(P coord) --request missing.request --role central-authority
 unchanged coord coord.snap "refused admits"
-expect 0 'Admitted A-ONE .* as central-authority' -- network admit $(P coord) --request a.request --role central-authority --languages es,en --contact-24-7
+fp_a=$(grep -o 'Fingerprint: .*' <<<"$("$COMITYD" network inspect --request a.request 2>&1)" | cut -d' ' -f2-9)
+expect 0 "Fingerprint: $fp_a" -- network inspect --request a.request
+expect 1 'enrollment request refused' -- network inspect --request forged.request
+expect 1 'not the expected' -- network admit $(P coord) --request a.request --role central-authority --expect-fingerprint "0000 0000 0000 0000 0000 0000 0000 0000"
+unchanged coord coord.snap "an admit refused for its fingerprint"
+expect 0 'Admitted A-ONE .* as central-authority' -- network admit --expect-fingerprint "$fp_a" $(P coord) --request a.request --role central-authority --languages es,en --contact-24-7
 expect 1 'already in IberRed' -- network admit $(P coord) --request a.request --role central-authority
 expect 0 'Admitted B-TWO' -- network admit $(P coord) --request b.request --role relay
+snapshot coord > coord.snap
+expect 1 'inside the node' -- network root $(P coord) --out "$WORK/coord/root.key"
+expect 1 'inside the node' -- network publish $(P coord) --out "$WORK/coord/../coord/x.roster"
+expect 1 'cannot create' -- network publish $(P coord) --out "$WORK/no/such/dir/x.roster"
+unchanged coord coord.snap "refused publishes (no version used up)"
 expect 0 'Published roster version 2 of IberRed: 3 members' -- network publish $(P coord) --out ibr-2.roster
 expect 0 'Root fingerprint' -- network root $(P coord) --out ibr.root
 
@@ -101,11 +118,13 @@ expect 1 'unknown root' -- verify $(P a) --network WACAP --member W-ONE
 # --- tampering: any damaged roster is refused and trust.pb stays as it was ---
 snapshot a > a.snap
 size=$(stat -c %s ibr-2.roster)
-for pos in 0 1 7 30 $((size / 2)) $((size - 70)) $((size - 1)); do
-  cp ibr-2.roster t.roster
-  flip_byte t.roster "$pos"
-  if cmp -s ibr-2.roster t.roster; then bad "flip_byte did not change byte $pos"; fi
-  expect 1 'roster' -- join $(P a) --roster t.roster
+for mask in 1 128; do  # 128 also breaks UTF-8 and protobuf varints
+  for pos in 0 1 7 30 $((size / 2)) $((size - 70)) $((size - 1)); do
+    cp ibr-2.roster t.roster
+    flip_byte t.roster "$pos" "$mask"
+    if cmp -s ibr-2.roster t.roster; then bad "flip_byte did not change byte $pos"; fi
+    expect 1 'roster (refused|.* is damaged)' -- join $(P a) --roster t.roster
+  done
 done
 head -c $((size - 10)) ibr-2.roster > t.roster
 expect 1 'roster' -- join $(P a) --roster t.roster
@@ -115,7 +134,7 @@ unchanged a a.snap "refused rosters"
 expect 1 'no member NOBODY' -- network revoke $(P coord) --member NOBODY
 expect 1 'cannot revoke its own node' -- network revoke $(P coord) --member IBR-COORD
 expect 0 'Revoked B-TWO' -- network revoke $(P coord) --member B-TWO --reason "left the network"
-expect 1 'signing key of B-TWO was revoked' -- network admit $(P coord) --request b.request --role relay
+expect 1 'reuses a key that was revoked' -- network admit $(P coord) --request b.request --role relay
 expect 0 'Published roster version 3 of IberRed: 2 members, 1 revoked' -- network publish $(P coord) --out ibr-3.roster
 expect 0 'roster version 3' -- join $(P a) --roster ibr-3.roster
 expect 1 'revoked' -- verify $(P a) --network IberRed --member B-TWO
@@ -141,8 +160,12 @@ expect 0 'Enrollment' -- enroll $(P w1) --out w1.request
 expect 0 'Admitted W-ONE' -- network admit $(P wcoord) --request w1.request --role central-authority --languages fr
 expect 0 'Published roster version 2 of WACAP' -- network publish $(P wcoord) --out w-2.roster
 expect 0 'Root of WACAP' -- network root $(P wcoord) --out wacap.root
-expect 0 'This node is member W-ONE' -- join $(P w1) --roster w-2.roster --root wacap.root
+expect 0 'New trusted root for WACAP, fingerprint' -- join $(P w1) --roster w-2.roster --root wacap.root
 expect 1 'unknown root' -- join $(P a) --roster w-2.roster
+snapshot a > a.snap
+expect 1 'not a valid roster of WACAP signed by the root' -- join $(P a) --roster ibr-3b.roster --root wacap.root
+expect 1 'not a valid roster of IberRed signed by the root' -- join $(P a) --roster w-2.roster --root ibr.root
+unchanged a a.snap "a root file offered with a roster it did not sign"
 expect 1 'cannot bridge itself' -- network bridge $(P coord) --root ibr.root
 expect 0 'IberRed now bridges WACAP' -- network bridge $(P coord) --root wacap.root
 expect 1 'already bridges WACAP' -- network bridge $(P coord) --root wacap.root
@@ -161,6 +184,10 @@ expect 0 'no longer bridges WACAP' -- network unbridge $(P coord) --network WACA
 expect 0 '0 bridges' -- network publish $(P coord) --out ibr-6.roster
 expect 0 'roster version 6' -- join $(P a) --roster ibr-6.roster
 expect 1 'unknown root' -- verify $(P a) --network WACAP --member W-ONE
+
+# Keys sealed at the test cost are announced whenever comityd runs outside a test.
+if COMITY_TEST_KDF= "$COMITYD" show --home "$WORK/a" 2>&1 >/dev/null | grep -q 'test-only passphrase hardness'; then ok
+else bad "no warning for keys sealed at the test-only cost"; fi
 
 # --- damaged home files are reported, not crashed on ---
 cp -r a a2; printf 'garbage' > a2/trust.pb
