@@ -100,4 +100,11 @@ step "What ES-MJ now knows"
 run show $(node es-mj)
 run members $(node es-mj)
 
-printf '\nDemo complete: two networks, bridged; AR-MPF revoked and refused by every node that holds the new roster.\n'
+step "Every node keeps an encrypted archive, its legal record, with a hash-chained audit log"
+run archive log $(node ibr-sec) --last 8
+run archive verify $(node es-mj)
+run archive backup $(node es-mj) --out "$WORK/es-mj-archive.backup"
+refused archive verify --home "$WORK/es-mj" --passphrase-file "$WORK/sn-mj.pass"
+
+printf '\nDemo complete: two networks, bridged; AR-MPF revoked and refused by every node that holds the new roster;\n'
+printf 'every step recorded in each node'"'"'s encrypted, verifiable archive.\n'

@@ -146,12 +146,37 @@ CmdStatus CmdArchivePurge(const Args& args) {
   return {};
 }
 
+// The newest audit entries, oldest first, as the legal trace reads.
+CmdStatus CmdArchiveLog(const Args& args) {
+  int last = 20;
+  if (auto n = args.Get("last")) {
+    if (n->empty() || n->size() > 6 || n->find_first_not_of("0123456789") != std::string::npos || std::stoi(*n) < 1) {
+      return Fail("--last must be a whole number from 1 to 999999");
+    }
+    last = std::stoi(*n);
+  }
+  auto a = OpenArchive(args);
+  if (!a) return a.error();
+  auto entries = a->archive->AuditTail(last);
+  if (!entries) return CmdError(entries.error());
+  for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+    char when[32];
+    std::time_t t = static_cast<std::time_t>(it->at);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::cout << it->seq << "  " << when << "  " << it->actor << "  " << it->action << "  " << it->detail << "\n";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<Command> ArchiveCommands() {
   auto with = WithCommonOptions;
   return {
       {{"archive", "verify"}, "archive verify --home DIR", with({}), {}, {}, CmdArchiveVerify},
+      {{"archive", "log"}, "archive log --home DIR [--last N]", with({"last"}), {}, {}, CmdArchiveLog},
       {{"archive", "backup"}, "archive backup --home DIR --out FILE", with({"out"}), {}, {"out"}, CmdArchiveBackup},
       {{"archive", "restore"}, "archive restore --home DIR --from FILE [--force]", with({"from"}), {"force"}, {"from"},
        CmdArchiveRestore},
