@@ -185,6 +185,13 @@ expect 0 '0 bridges' -- network publish $(P coord) --out ibr-6.roster
 expect 0 'roster version 6' -- join $(P a) --roster ibr-6.roster
 expect 1 'unknown root' -- verify $(P a) --network WACAP --member W-ONE
 
+# Each act is in the coordinator's audit log, in order, and the chain verifies.
+expect 0 'admit +A-ONE as central-authority' -- archive log $(P coord) --last 50
+if "$COMITYD" archive log $(P coord) --last 50 2>/dev/null | awk '{print $6}' | grep -qx 'unbridge'; then ok
+else bad "archive log lacks the unbridge entry"; fi
+expect 0 'is intact' -- archive verify $(P coord)
+expect 1 '--last must be' -- archive log $(P coord) --last 0
+
 # Keys sealed at the test cost are announced whenever comityd runs outside a test.
 if COMITY_TEST_KDF= "$COMITYD" show --home "$WORK/a" 2>&1 >/dev/null | grep -q 'test-only passphrase hardness'; then ok
 else bad "no warning for keys sealed at the test-only cost"; fi
