@@ -20,7 +20,13 @@ Bytes KeyCommitment(const SecretBytes& content_key) {
   return Blake2bKeyed(content_key.view(), AsBytes(kCommitLabel), 32);
 }
 
-std::string PartyName(const v1::Party& p) { return p.member_id() + "@" + p.network_id(); }
+// For messages: a party read from an envelope may hold anything until it is checked.
+std::string PartyName(const v1::Party& p) {
+  return EscapeForDisplay(p.member_id()) + "@" + EscapeForDisplay(p.network_id());
+}
+bool IsValidParty(const v1::Party& p) {
+  return IsValidNetworkId(p.network_id()) && IsValidMemberId(p.member_id());
+}
 bool SameParty(const v1::Party& a, const v1::Party& b) {
   return a.network_id() == b.network_id() && a.member_id() == b.member_id();
 }
@@ -56,8 +62,17 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
                    ByteView plaintext) {
   EnsureSodium();
   if (recipients.empty()) return MakeError("an envelope needs at least one recipient");
+  if (plaintext.size() >= kMaxEnvelopeSize) {
+    return MakeError("the content is too large for an envelope (64 MiB at most); send it as an attachment");
+  }
+  if (!IsValidParty(sender_party)) {
+    return MakeError("sender " + PartyName(sender_party) + " is not a valid network and member id");
+  }
   std::set<std::pair<std::string, std::string>> seen;
   for (const Recipient& r : recipients) {
+    if (!IsValidParty(r.party)) {
+      return MakeError("recipient " + PartyName(r.party) + " is not a valid network and member id");
+    }
     if (r.agree_key.size() != crypto_box_PUBLICKEYBYTES) {
       return MakeError("recipient " + PartyName(r.party) + " has no valid X25519 key");
     }
@@ -82,7 +97,12 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
   body.set_header(header.SerializeAsString());
   for (const Recipient& r : recipients) {
     Bytes wrapped(kWrappedKeySize);
-    crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(), r.agree_key.data());
+    // Fails when the recipient's key is of low order (the shared secret would be all zeros):
+    // the wrapped key could never be opened, so the envelope must not be sent.
+    if (crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(), r.agree_key.data()) != 0) {
+      return MakeError("cannot seal the content key to recipient " + PartyName(r.party) +
+                       ": its X25519 key is of low order, not a usable public key");
+    }
     body.add_wrapped_keys(AsString(wrapped));
   }
   Bytes nonce = RandomBytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
@@ -90,23 +110,31 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
   std::string ct(plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   unsigned long long ct_len = 0;
   const std::string& aad = body.header();
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<std::uint8_t*>(ct.data()), &ct_len, plaintext.data(), plaintext.size(),
-      reinterpret_cast<const std::uint8_t*>(aad.data()), aad.size(), nullptr, nonce.data(),
-      content_key.data());
+  RequireSodium(crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    reinterpret_cast<std::uint8_t*>(ct.data()), &ct_len, plaintext.data(), plaintext.size(),
+                    reinterpret_cast<const std::uint8_t*>(aad.data()), aad.size(), nullptr, nonce.data(),
+                    content_key.data()),
+                "crypto_aead_xchacha20poly1305_ietf_encrypt");
   ct.resize(static_cast<std::size_t>(ct_len));
   body.set_ciphertext(std::move(ct));
 
   v1::Signed envelope;
   envelope.set_body(body.SerializeAsString());
   envelope.set_signature(AsString(sender.Sign(kDomainEnvelope, AsBytes(envelope.body()))));
-  return ToBytes(envelope.SerializeAsString());
+  Bytes out = ToBytes(envelope.SerializeAsString());
+  if (out.size() > kMaxEnvelopeSize) {
+    return MakeError("the envelope would be larger than 64 MiB; send large content as an attachment");
+  }
+  return out;
 }
 
 Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
                                ByteView envelope_bytes, const v1::Signed& sender_certificate,
                                const TrustStore& trust, std::int64_t now) {
   EnsureSodium();
+  if (envelope_bytes.size() > kMaxEnvelopeSize) {
+    return Fail(OpenCode::kMalformed, "envelope is larger than 64 MiB");
+  }
   v1::Signed envelope;
   if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size())) ||
       envelope.signature().size() != kSignatureSize || envelope.body().empty()) {
@@ -134,6 +162,9 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
   }
   std::set<std::pair<std::string, std::string>> listed;
   for (const v1::Party& r : header.recipients()) {
+    if (!IsValidParty(r)) {
+      return Fail(OpenCode::kMalformed, "envelope lists a recipient that is not a valid network and member id");
+    }
     if (!listed.emplace(r.network_id(), r.member_id()).second) {
       return Fail(OpenCode::kMalformed, "envelope lists recipient " + PartyName(r) + " twice");
     }
@@ -183,6 +214,7 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
 
 Bytes MessageId(ByteView envelope_bytes) {
   v1::Signed envelope;
+  if (envelope_bytes.size() > kMaxEnvelopeSize) return {};
   if (!envelope.ParseFromArray(envelope_bytes.data(), static_cast<int>(envelope_bytes.size()))) return {};
   return Blake2b(AsBytes(envelope.body()), 32);
 }

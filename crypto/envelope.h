@@ -16,6 +16,10 @@
 
 namespace comity::crypto {
 
+// The largest serialized envelope Open and MessageId read: anything longer is malformed,
+// refused before it is parsed (protobuf lengths are int; past 2 GiB they would wrap).
+inline constexpr std::size_t kMaxEnvelopeSize = std::size_t{64} << 20;
+
 enum class OpenCode {
   kMalformed,      // not an envelope, or a field breaks the format rules
   kBadSignature,   // the signature is not the claimed sender's over these bytes
@@ -42,8 +46,10 @@ struct SealOptions {
 };
 
 // Seals `plaintext` from `sender` (whose party is `sender_party`) to `recipients`. Returns the
-// serialized comity.v1.Signed envelope. Fails only on bad arguments (no recipients,
-// duplicate recipients, bad keys).
+// serialized comity.v1.Signed envelope. Fails only on bad arguments: no recipients, a party
+// that is not a valid (network id, member id), duplicate recipients, a key that is not 32
+// bytes or that nothing can be sealed to (a low-order X25519 point), or an envelope that
+// would exceed kMaxEnvelopeSize.
 Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
                    const std::vector<Recipient>& recipients, const SealOptions& options,
                    ByteView plaintext);
@@ -60,7 +66,8 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
                                ByteView envelope, const v1::Signed& sender_certificate,
                                const TrustStore& trust, std::int64_t now);
 
-// The message id: BLAKE2b-256 of the envelope's signed body. Empty if `envelope` does not parse.
+// The message id: BLAKE2b-256 of the envelope's signed body. Empty if `envelope` is longer
+// than kMaxEnvelopeSize or does not parse.
 Bytes MessageId(ByteView envelope);
 
 }  // namespace comity::crypto

@@ -16,19 +16,26 @@ Bytes DomainMessage(std::string_view domain, ByteView message) {
   return m;
 }
 
-// Derives the public key of an X25519 / Curve25519 secret scalar.
+// Derives the public key of an X25519 / Curve25519 secret scalar. Cannot fail: a clamped
+// scalar is never a multiple of the base point's order.
 Bytes ScalarBase(const SecretBytes& secret) {
   Bytes pub(crypto_scalarmult_BYTES);
-  crypto_scalarmult_base(pub.data(), secret.data());
+  RequireSodium(crypto_scalarmult_base(pub.data(), secret.data()), "crypto_scalarmult_base");
   return pub;
 }
 
 SecretBytes NewBoxSecret() {
   SecretBytes secret(crypto_box_SECRETKEYBYTES);
   Bytes pub(crypto_box_PUBLICKEYBYTES);
-  crypto_box_keypair(pub.data(), secret.data());
+  RequireSodium(crypto_box_keypair(pub.data(), secret.data()), "crypto_box_keypair");
   return secret;
 }
+
+// A fixed clamped scalar (2^254 + 8): X25519 of it with a point is all zeros, which
+// crypto_scalarmult reports as -1, exactly when the point's order divides 8.
+constexpr std::uint8_t kLowOrderProbe[crypto_scalarmult_SCALARBYTES] = {
+    8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40};
 
 }  // namespace
 
@@ -40,6 +47,18 @@ bool VerifySignature(ByteView public_key, std::string_view domain, ByteView mess
   }
   Bytes m = DomainMessage(domain, message);
   return crypto_sign_verify_detached(signature.data(), m.data(), m.size(), public_key.data()) == 0;
+}
+
+bool IsValidEd25519PublicKey(ByteView key) {
+  EnsureSodium();
+  return key.size() == crypto_core_ed25519_BYTES && crypto_core_ed25519_is_valid_point(key.data()) == 1;
+}
+
+bool IsValidX25519PublicKey(ByteView key) {
+  EnsureSodium();
+  if (key.size() != crypto_scalarmult_BYTES) return false;
+  std::uint8_t product[crypto_scalarmult_BYTES];
+  return crypto_scalarmult(product, kLowOrderProbe, key.data()) == 0;
 }
 
 std::string Fingerprint(ByteView sign_public_key) {
@@ -56,7 +75,7 @@ SigningKey SigningKey::Generate() {
   EnsureSodium();
   SecretBytes secret(crypto_sign_SECRETKEYBYTES);
   Bytes pub(crypto_sign_PUBLICKEYBYTES);
-  crypto_sign_keypair(pub.data(), secret.data());
+  RequireSodium(crypto_sign_keypair(pub.data(), secret.data()), "crypto_sign_keypair");
   return SigningKey(std::move(secret), std::move(pub));
 }
 
@@ -68,7 +87,8 @@ Result<SigningKey> SigningKey::FromSecret(ByteView secret64) {
   // Recompute the key pair from the seed: a stored public half that disagrees means damage.
   SecretBytes secret(crypto_sign_SECRETKEYBYTES);
   Bytes pub(crypto_sign_PUBLICKEYBYTES);
-  crypto_sign_seed_keypair(pub.data(), secret.data(), secret64.data());
+  RequireSodium(crypto_sign_seed_keypair(pub.data(), secret.data(), secret64.data()),
+                "crypto_sign_seed_keypair");
   if (!ConstantTimeEqual(pub, secret64.subspan(crypto_sign_SEEDBYTES))) {
     return MakeError("signing key is damaged: its public half does not match its seed");
   }
@@ -78,7 +98,8 @@ Result<SigningKey> SigningKey::FromSecret(ByteView secret64) {
 Bytes SigningKey::Sign(std::string_view domain, ByteView message) const {
   Bytes m = DomainMessage(domain, message);
   Bytes sig(crypto_sign_BYTES);
-  crypto_sign_detached(sig.data(), nullptr, m.data(), m.size(), secret_.data());
+  RequireSodium(crypto_sign_detached(sig.data(), nullptr, m.data(), m.size(), secret_.data()),
+                "crypto_sign_detached");
   return sig;
 }
 

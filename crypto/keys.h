@@ -27,6 +27,19 @@ inline constexpr std::string_view kDomainEnvelope = "comity/v1/envelope";
 bool VerifySignature(ByteView public_key, std::string_view domain, ByteView message,
                      ByteView signature);
 
+// True when `key` is 32 bytes that canonically encode a point of Ed25519's prime-order
+// subgroup other than a point of small order (libsodium crypto_core_ed25519_is_valid_point).
+// A small-order key lets anyone make signatures that verify under it. A key with a torsion
+// component is one of eight encodings of the same secret (its holder can still sign, with
+// about eight tries a signature), so it would slip past byte comparisons with revoked or
+// listed keys. Generated keys always pass.
+bool IsValidEd25519PublicKey(ByteView key);
+
+// True when `key` is 32 bytes and not an X25519 point of low order. A low-order key gives an
+// all-zero shared secret with every key, so a content key sealed to it cannot be opened (and
+// would not be secret). Points of large order on the twist pass, as RFC 7748 allows.
+bool IsValidX25519PublicKey(ByteView key);
+
 // The fingerprint of an Ed25519 public key: BLAKE2b-128 of the key, as 8 groups of
 // 4 lower-case hex digits separated by spaces ("3f2a 9c01 ..."), for reading aloud.
 std::string Fingerprint(ByteView sign_public_key);

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "proto/node.pb.h"
 
 namespace comity::crypto {
@@ -64,9 +66,10 @@ Result<Bytes> SealKeystore(std::string_view kind, const SecretBytes& secret, Byt
   Bytes aad = KeystoreAad(kind, params, salt);
   Bytes ct(secret.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
   unsigned long long ct_len = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(ct.data(), &ct_len, secret.data(), secret.size(),
-                                             aad.data(), aad.size(), nullptr, nonce.data(),
-                                             key->data());
+  RequireSodium(crypto_aead_xchacha20poly1305_ietf_encrypt(ct.data(), &ct_len, secret.data(), secret.size(),
+                                                           aad.data(), aad.size(), nullptr, nonce.data(),
+                                                           key->data()),
+                "crypto_aead_xchacha20poly1305_ietf_encrypt");
   v1::Keystore ks;
   ks.set_format(1);
   ks.set_kind(std::string(kind));
@@ -81,7 +84,8 @@ Result<Bytes> SealKeystore(std::string_view kind, const SecretBytes& secret, Byt
 namespace {
 Result<v1::Keystore> ParseKeystore(ByteView bytes) {
   v1::Keystore ks;
-  if (!ks.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || ks.format() != 1 ||
+  if (bytes.size() > kMaxKeystoreSize ||
+      !ks.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || ks.format() != 1 ||
       ks.salt().size() != crypto_pwhash_SALTBYTES ||
       ks.nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
       ks.ciphertext().size() < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
@@ -101,7 +105,11 @@ Result<SecretBytes> OpenKeystore(ByteView keystore, std::string_view kind, ByteV
   auto ks = ParseKeystore(keystore);
   if (!ks) return ks.error();
   if (ks->kind() != kind) {
-    return MakeError("keystore holds a " + ks->kind() + " key, not a " + std::string(kind) + " key");
+    // The kind is read before anything is authenticated: name it only if it is a plain word.
+    const bool plain = !ks->kind().empty() && ks->kind().size() <= 16 &&
+                       std::all_of(ks->kind().begin(), ks->kind().end(), [](char c) { return c >= 'a' && c <= 'z'; });
+    return MakeError("keystore holds a " + (plain ? ks->kind() : std::string("differently labelled")) +
+                     " key, not a " + std::string(kind) + " key");
   }
   KdfParams params{ks->opslimit(), ks->memlimit()};
   auto key = DeriveKey(passphrase, AsBytes(ks->salt()), params);

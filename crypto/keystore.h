@@ -17,6 +17,10 @@ struct KdfParams {
   std::uint64_t memlimit = 0;
 };
 
+// A keystore holds at most a few hundred bytes; longer input is refused as malformed before
+// it is parsed (a huge file could otherwise overflow the parser's int length).
+inline constexpr std::size_t kMaxKeystoreSize = 4096;
+
 // libsodium's MODERATE limits (3 passes, 256 MiB): what comityd uses for an operator's keys.
 KdfParams ModerateKdf();
 // libsodium's minimum limits: for tests only, never for an operator's keys.
@@ -31,7 +35,8 @@ Result<SecretBytes> DeriveKey(ByteView passphrase, ByteView salt, const KdfParam
 Result<Bytes> SealKeystore(std::string_view kind, const SecretBytes& secret, ByteView passphrase,
                            const KdfParams& params);
 
-// Opens a keystore made by SealKeystore. Errors: malformed, wrong kind, or
+// Opens a keystore made by SealKeystore. Errors: malformed (including longer than
+// kMaxKeystoreSize), wrong kind, or
 // "wrong passphrase or damaged keystore" (the two cannot be told apart, by design).
 Result<SecretBytes> OpenKeystore(ByteView keystore, std::string_view kind, ByteView passphrase);
 

@@ -18,6 +18,13 @@ void EnsureSodium() {
   }
 }
 
+void RequireSodium(int result, const char* what) {
+  if (result != 0) {
+    std::fprintf(stderr, "comity: libsodium %s failed; this is a bug, not bad input\n", what);
+    std::abort();
+  }
+}
+
 SecretBytes::SecretBytes(std::size_t size) : size_(size) {
   EnsureSodium();
   if (size == 0) return;
@@ -61,14 +68,35 @@ void RandomFill(std::uint8_t* out, std::size_t n) {
   randombytes_buf(out, n);
 }
 
-Bytes Blake2b(ByteView data, std::size_t out_len) { return Blake2bKeyed({}, data, out_len); }
+namespace {
+
+[[noreturn]] void AbortOnMisuse(const char* what, std::size_t got) {
+  std::fprintf(stderr, "comity: %s (got %zu); this is a bug in the caller\n", what, got);
+  std::abort();
+}
+
+// `key` is empty for the unkeyed hash; lengths were checked by the callers.
+Bytes Generichash(ByteView key, ByteView data, std::size_t out_len) {
+  EnsureSodium();
+  if (out_len < crypto_generichash_BYTES_MIN || out_len > crypto_generichash_BYTES_MAX) {
+    AbortOnMisuse("BLAKE2b output length must be 16 to 64 bytes", out_len);
+  }
+  Bytes out(out_len);
+  RequireSodium(crypto_generichash(out.data(), out.size(), data.data(), data.size(),
+                                   key.empty() ? nullptr : key.data(), key.size()),
+                "crypto_generichash");
+  return out;
+}
+
+}  // namespace
+
+Bytes Blake2b(ByteView data, std::size_t out_len) { return Generichash({}, data, out_len); }
 
 Bytes Blake2bKeyed(ByteView key, ByteView data, std::size_t out_len) {
-  EnsureSodium();
-  Bytes out(out_len);
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(),
-                     key.empty() ? nullptr : key.data(), key.size());
-  return out;
+  if (key.size() < crypto_generichash_KEYBYTES_MIN || key.size() > crypto_generichash_KEYBYTES_MAX) {
+    AbortOnMisuse("BLAKE2b key length must be 16 to 64 bytes", key.size());
+  }
+  return Generichash(key, data, out_len);
 }
 
 bool ConstantTimeEqual(ByteView a, ByteView b) {

@@ -22,6 +22,12 @@ using ByteView = std::span<const std::uint8_t>;
 // cryptography can then be trusted.
 void EnsureSodium();
 
+// For a libsodium call that cannot fail on the arguments this library gives it: aborts with
+// a message naming `what` unless `result` is 0. Such a failure is a programmer error or a
+// broken libsodium, after which no output can be trusted, so it crashes loudly instead of
+// returning (STYLE.md). Calls that can fail on outside input return an error instead.
+void RequireSodium(int result, const char* what);
+
 // Secret key material in sodium_malloc memory: guarded pages, locked against swapping,
 // wiped on destruction. Movable, not copyable.
 class SecretBytes {
@@ -51,8 +57,11 @@ Bytes RandomBytes(std::size_t n);
 void RandomFill(std::uint8_t* out, std::size_t n);
 
 // BLAKE2b (crypto_generichash) of `data` with `out_len` bytes of output (16..64).
+// An out_len or key length outside its range aborts with a message: every caller passes a
+// protocol constant, so it is a programmer error, and clamping would silently give another
+// hash than the one the protocol defines.
 Bytes Blake2b(ByteView data, std::size_t out_len = 32);
-// Keyed BLAKE2b; key 16..64 bytes.
+// Keyed BLAKE2b; key 16..64 bytes (an empty key is refused too: use Blake2b).
 Bytes Blake2bKeyed(ByteView key, ByteView data, std::size_t out_len = 32);
 
 // Constant-time equality; false when the sizes differ (sizes are not secret).

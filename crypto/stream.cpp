@@ -57,23 +57,26 @@ Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, st
   crypto_secretstream_xchacha20poly1305_state state;
   StateWiper wipe{&state};
   std::array<std::uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES> header{};
-  crypto_secretstream_xchacha20poly1305_init_push(&state, header.data(), key.data());
+  RequireSodium(crypto_secretstream_xchacha20poly1305_init_push(&state, header.data(), key.data()),
+                "crypto_secretstream_xchacha20poly1305_init_push");
   out.write(kMagic, sizeof kMagic);
   out.write(reinterpret_cast<const char*>(header.data()), header.size());
 
   crypto_generichash_state hash;
-  crypto_generichash_init(&hash, nullptr, 0, 32);
+  RequireSodium(crypto_generichash_init(&hash, nullptr, 0, 32), "crypto_generichash_init");
   std::vector<std::uint8_t> plain(kStreamChunkSize);
   std::vector<std::uint8_t> cipher(kMaxFrame);
   StreamSummary summary;
   for (;;) {
     std::size_t n = ReadUpTo(in, plain.data(), plain.size());
     if (n == 0) break;
-    crypto_generichash_update(&hash, plain.data(), n);
+    RequireSodium(crypto_generichash_update(&hash, plain.data(), n), "crypto_generichash_update");
     summary.plaintext_bytes += n;
     unsigned long long clen = 0;
-    crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, plain.data(), n,
-                                               nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    RequireSodium(crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, plain.data(), n,
+                                                             nullptr, 0,
+                                                             crypto_secretstream_xchacha20poly1305_TAG_MESSAGE),
+                  "crypto_secretstream_xchacha20poly1305_push");
     if (!WriteFrame(out, cipher.data(), static_cast<std::size_t>(clen))) {
       return MakeError("could not write the encrypted stream");
     }
@@ -81,14 +84,15 @@ Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, st
   }
   if (in.bad()) return MakeError("could not read the file to encrypt");
   summary.content_hash.resize(32);
-  crypto_generichash_final(&hash, summary.content_hash.data(), 32);
+  RequireSodium(crypto_generichash_final(&hash, summary.content_hash.data(), 32), "crypto_generichash_final");
 
   std::uint8_t trailer[kTrailerSize];
   for (int i = 0; i < 8; ++i) trailer[i] = static_cast<std::uint8_t>(summary.plaintext_bytes >> (8 * i));
   std::memcpy(trailer + 8, summary.content_hash.data(), 32);
   unsigned long long clen = 0;
-  crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, trailer, kTrailerSize,
-                                             nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
+  RequireSodium(crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, trailer, kTrailerSize,
+                                                           nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL),
+                "crypto_secretstream_xchacha20poly1305_push");
   if (!WriteFrame(out, cipher.data(), static_cast<std::size_t>(clen)) || !out.flush()) {
     return MakeError("could not write the encrypted stream");
   }
@@ -113,7 +117,7 @@ Result<StreamSummary> DecryptStream(const SecretBytes& key, std::istream& in, st
     return MakeError("encrypted stream header is damaged");
   }
   crypto_generichash_state hash;
-  crypto_generichash_init(&hash, nullptr, 0, 32);
+  RequireSodium(crypto_generichash_init(&hash, nullptr, 0, 32), "crypto_generichash_init");
   std::vector<std::uint8_t> cipher(kMaxFrame);
   std::vector<std::uint8_t> plain(kStreamChunkSize);
   StreamSummary summary;
@@ -136,7 +140,7 @@ Result<StreamSummary> DecryptStream(const SecretBytes& key, std::istream& in, st
       std::uint64_t total = 0;
       for (int i = 0; i < 8; ++i) total |= std::uint64_t{plain[i]} << (8 * i);
       summary.content_hash.resize(32);
-      crypto_generichash_final(&hash, summary.content_hash.data(), 32);
+      RequireSodium(crypto_generichash_final(&hash, summary.content_hash.data(), 32), "crypto_generichash_final");
       if (total != summary.plaintext_bytes ||
           !ConstantTimeEqual(summary.content_hash, ByteView(plain.data() + 8, 32))) {
         return MakeError("encrypted stream content does not match its recorded hash");
@@ -148,7 +152,8 @@ Result<StreamSummary> DecryptStream(const SecretBytes& key, std::istream& in, st
     if (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) {
       return MakeError("encrypted stream is damaged");
     }
-    crypto_generichash_update(&hash, plain.data(), static_cast<std::size_t>(plen));
+    RequireSodium(crypto_generichash_update(&hash, plain.data(), static_cast<std::size_t>(plen)),
+                  "crypto_generichash_update");
     summary.plaintext_bytes += plen;
     out.write(reinterpret_cast<const char*>(plain.data()), static_cast<std::streamsize>(plen));
     if (!out) return MakeError("could not write the decrypted file");

@@ -20,28 +20,136 @@ bool VerifySigned(const v1::Signed& s, ByteView key, std::string_view domain) {
   return VerifySignature(key, domain, AsBytes(s.body()), AsBytes(s.signature()));
 }
 
+// Checked before a roster's signature, so an oversized one is not even hashed.
+std::optional<TrustError> OversizedRoster(const v1::Signed& roster) {
+  if (roster.body().size() <= kMaxRosterSize) return std::nullopt;
+  return Fail(TrustCode::kMalformed, "roster is larger than " + std::to_string(kMaxRosterSize >> 20) +
+                                         " MiB, the most a node accepts");
+}
+
 bool AllChars(std::string_view s, bool (*ok)(char)) { return std::all_of(s.begin(), s.end(), ok); }
 bool IsUpperOrDigit(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool IsUpperDigitDash(char c) { return IsUpperOrDigit(c) || c == '-'; }
 bool IsAlnum(char c) { return IsUpperOrDigit(c) || (c >= 'a' && c <= 'z'); }
 bool IsNetworkChar(char c) { return IsAlnum(c) || c == '.' || c == '_' || c == '-'; }
 
-bool ValidKeys(const v1::PublicKeys& k) {
+using Strings = google::protobuf::RepeatedPtrField<std::string>;
+
+bool ValidKeySizes(const v1::PublicKeys& k) {
   return k.sign_ed25519().size() == kPublicKeySize && k.agree_x25519().size() == kPublicKeySize &&
          k.transport_curve().size() == kPublicKeySize;
 }
 
 // Format checks common to certificates and enrollment requests; empty string when fine.
 std::string MemberFormatProblem(std::string_view member_id, std::string_view name,
-                                std::string_view country, const v1::PublicKeys& keys) {
-  if (!IsValidMemberId(member_id)) return "member id '" + std::string(member_id) + "' is not valid";
-  if (name.empty() || name.size() > 200) return "authority name must be 1 to 200 characters";
+                                std::string_view country, const v1::PublicKeys& keys,
+                                const Strings& endpoints, const Strings& via_relays) {
+  if (!IsValidMemberId(member_id)) return "member id '" + EscapeForDisplay(member_id) + "' is not valid";
+  if (!IsValidAuthorityName(name)) {
+    return "authority name must be 1 to 200 bytes of printable UTF-8 (no control characters)";
+  }
   if (!IsValidCountry(country)) return "country must be an ISO 3166-1 alpha-2 code";
-  if (!ValidKeys(keys)) return "public keys must be 32 bytes each";
+  if (!ValidKeySizes(keys)) return "public keys must be 32 bytes each";
+  if (!IsValidEd25519PublicKey(AsBytes(keys.sign_ed25519()))) {
+    return "signing key is not a valid Ed25519 public key (a small-order or mixed-order point)";
+  }
+  if (!IsValidX25519PublicKey(AsBytes(keys.agree_x25519()))) {
+    return "agreement key is an X25519 point of low order, to which nothing can be sealed";
+  }
+  if (!IsValidX25519PublicKey(AsBytes(keys.transport_curve()))) {
+    return "transport key is a Curve25519 point of low order";
+  }
+  for (const std::string& e : endpoints) {
+    if (!IsValidEndpointText(e)) return "an endpoint is not 1 to 256 bytes of visible ASCII";
+  }
+  for (const std::string& r : via_relays) {
+    if (!IsValidMemberId(r)) return "a relay '" + EscapeForDisplay(r) + "' is not a valid member id";
+  }
   return {};
 }
 
+// True for the code points IsPrintableUtf8 refuses in well-formed UTF-8.
+bool IsControlCodePoint(char32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+bool PrintableUtf8OfSize(std::string_view text, std::size_t min, std::size_t max) {
+  return text.size() >= min && text.size() <= max && IsPrintableUtf8(text);
+}
+
 }  // namespace
+
+bool IsPrintableUtf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    char32_t cp = 0;
+    std::size_t len = 0;
+    if (lead < 0x80) {
+      cp = lead;
+      len = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {  // lead bytes 0xC0 and 0xC1 only start overlong forms
+      cp = lead & 0x1Fu;
+      len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      cp = lead & 0x0Fu;
+      len = 3;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      cp = lead & 0x07u;
+      len = 4;
+    } else {
+      return false;  // a continuation byte, or a lead byte no valid sequence uses
+    }
+    if (text.size() - i < len) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0u) != 0x80u) return false;
+      cp = (cp << 6) | (next & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || IsControlCodePoint(cp)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+bool IsVisibleAscii(std::string_view text) {
+  return AllChars(text, [](char c) { return c >= 0x21 && c <= 0x7E; });
+}
+
+std::string EscapeForDisplay(std::string_view text) {
+  constexpr std::size_t kMaxShown = 64;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c <= 0x7E) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 0x0F]);
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  return out;
+}
+
+bool IsValidAuthorityName(std::string_view name) {
+  return PrintableUtf8OfSize(name, 1, kMaxAuthorityNameSize);
+}
+bool IsValidRevocationReason(std::string_view text) {
+  return PrintableUtf8OfSize(text, 0, kMaxRevocationReasonSize);
+}
+bool IsValidTransmissionForm(std::string_view text) {
+  return PrintableUtf8OfSize(text, 1, kMaxListEntrySize);
+}
+bool IsValidEndpointText(std::string_view text) {
+  return !text.empty() && text.size() <= kMaxListEntrySize && IsVisibleAscii(text);
+}
 
 const char* TrustCodeName(TrustCode code) {
   switch (code) {
@@ -125,7 +233,8 @@ Result<v1::EnrollmentRequest, TrustError> VerifyEnrollment(const v1::Signed& req
   if (!req.ParseFromString(request.body()) || req.format() != 1) {
     return Fail(TrustCode::kMalformed, "enrollment request is malformed");
   }
-  if (std::string p = MemberFormatProblem(req.member_id(), req.authority_name(), req.country(), req.keys());
+  if (std::string p = MemberFormatProblem(req.member_id(), req.authority_name(), req.country(), req.keys(),
+                                          req.endpoints(), req.via_relays());
       !p.empty()) {
     return Fail(TrustCode::kMalformed, "enrollment request: " + p);
   }
@@ -144,7 +253,8 @@ Result<v1::Certificate, TrustError> VerifyCertificate(const v1::Signed& certific
   if (!cert.ParseFromString(certificate.body()) || cert.format() != 1) {
     return Fail(TrustCode::kMalformed, "certificate is malformed");
   }
-  if (std::string p = MemberFormatProblem(cert.member_id(), cert.authority_name(), cert.country(), cert.keys());
+  if (std::string p = MemberFormatProblem(cert.member_id(), cert.authority_name(), cert.country(), cert.keys(),
+                                          cert.endpoints(), cert.via_relays());
       !p.empty()) {
     return Fail(TrustCode::kMalformed, "certificate: " + p);
   }
@@ -157,11 +267,23 @@ Result<v1::Certificate, TrustError> VerifyCertificate(const v1::Signed& certific
   if (cert.not_after() <= cert.not_before()) {
     return Fail(TrustCode::kMalformed, "certificate validity interval is empty");
   }
+  for (const std::string& language : cert.languages()) {
+    if (!IsValidLanguage(language)) {
+      return Fail(TrustCode::kMalformed, "certificate lists a language that is not an ISO 639-1 code");
+    }
+  }
+  for (const std::string& form : cert.transmission_forms()) {
+    if (!IsValidTransmissionForm(form)) {
+      return Fail(TrustCode::kMalformed,
+                  "certificate lists a transmission form that is not 1 to 256 bytes of printable UTF-8");
+    }
+  }
   return cert;
 }
 
 Result<VerifiedRoster, TrustError> VerifyRoster(const v1::Signed& roster, ByteView root_key,
                                                 std::string_view network_id, std::int64_t now) {
+  if (auto too_large = OversizedRoster(roster)) return *too_large;
   if (!VerifySigned(roster, root_key, kDomainRoster)) {
     return Fail(TrustCode::kBadSignature, "roster signature does not verify under the network root");
   }
@@ -171,6 +293,19 @@ Result<VerifiedRoster, TrustError> VerifyRoster(const v1::Signed& roster, ByteVi
   if (!r.ParseFromString(roster.body()) || r.format() != 1 || !IsValidNetworkId(r.network_id()) ||
       r.version() == 0) {
     return Fail(TrustCode::kMalformed, "roster is malformed");
+  }
+  // Counts before any per-entry work, so an oversized list costs no signature verification.
+  if (r.certificates_size() > kMaxRosterCertificates) {
+    return Fail(TrustCode::kMalformed, "roster lists more than " + std::to_string(kMaxRosterCertificates) +
+                                           " certificates, the most a node accepts");
+  }
+  if (r.revocations_size() > kMaxRosterRevocations) {
+    return Fail(TrustCode::kMalformed, "roster lists more than " + std::to_string(kMaxRosterRevocations) +
+                                           " revocations, the most a node accepts");
+  }
+  if (r.bridges_size() > kMaxRosterBridges) {
+    return Fail(TrustCode::kMalformed, "roster lists more than " + std::to_string(kMaxRosterBridges) +
+                                           " bridges, the most a node accepts");
   }
   if (r.network_id() != network_id || !ConstantTimeEqual(AsBytes(r.root_key()), root_key)) {
     return Fail(TrustCode::kMalformed, "roster names another network or root than the one that signed it");
@@ -209,6 +344,11 @@ Result<VerifiedRoster, TrustError> VerifyRoster(const v1::Signed& roster, ByteVi
     if (!IsValidMemberId(rev.member_id()) || rev.sign_ed25519().size() != kPublicKeySize) {
       return Fail(TrustCode::kMalformed, "roster has a malformed revocation");
     }
+    if (!IsValidRevocationReason(rev.reason())) {
+      return Fail(TrustCode::kMalformed, "roster has a revocation reason that is not at most " +
+                                             std::to_string(kMaxRevocationReasonSize) +
+                                             " bytes of printable UTF-8 (no control characters)");
+    }
   }
   return out;
 }
@@ -233,15 +373,23 @@ Status<TrustError> TrustStore::TrustRoot(const v1::RootKey& root) {
       return Fail(TrustCode::kDuplicate, "root key of " + root.network_id() + " is already the root of " + id);
     }
   }
+  const auto direct = std::count_if(networks_.begin(), networks_.end(),
+                                    [](const auto& entry) { return entry.second.direct; });
+  if (static_cast<std::size_t>(direct) >= kMaxTrustedNetworks) {
+    return Fail(TrustCode::kMalformed, "this node already trusts " + std::to_string(kMaxTrustedNetworks) +
+                                           " networks directly, the most it can hold");
+  }
   TrustedNetworkView view;
   view.network_id = root.network_id();
   view.root_key = ToBytes(root.root_key());
   view.direct = true;
   networks_.emplace(view.network_id, std::move(view));
+  RefreshBridges();  // the new direct network may take the place of a bridged one
   return {};
 }
 
 Result<std::string, TrustError> TrustStore::AcceptRoster(const v1::Signed& roster, std::int64_t now) {
+  if (auto too_large = OversizedRoster(roster)) return *too_large;
   // Find the accepted network whose root signed these bytes; the body is not read first.
   TrustedNetworkView* signer = nullptr;
   for (auto& [id, net] : networks_) {
@@ -279,35 +427,51 @@ Result<std::string, TrustError> TrustStore::AcceptRoster(const v1::Signed& roste
 }
 
 void TrustStore::RefreshBridges() {
-  std::map<std::string, Bytes> bridged;
+  // Every bridge of a direct network's current roster; the first entry for an id wins.
+  std::map<std::string, Bytes> bridges;
+  std::size_t direct = 0;
   for (const auto& [id, net] : networks_) {
-    if (!net.direct || !net.roster) continue;
+    if (!net.direct) continue;
+    ++direct;
+    if (!net.roster) continue;
     for (const v1::Bridge& b : net.roster->roster.bridges()) {
-      bridged.emplace(b.network_id(), ToBytes(b.root_key()));
+      bridges.emplace(b.network_id(), ToBytes(b.root_key()));
     }
+  }
+  // The bridged networks: in ascending id order, up to the places the direct ones leave. A
+  // bridge may not name a direct network, nor reuse the root key of a direct network or of
+  // a bridged one chosen before it: rosters and certificates are attributed to networks by
+  // the key that verifies them.
+  const std::size_t places = direct < kMaxTrustedNetworks ? kMaxTrustedNetworks - direct : 0;
+  std::map<std::string, Bytes> chosen;
+  for (auto& [id, key] : bridges) {
+    if (chosen.size() >= places) break;
+    auto known = networks_.find(id);
+    if (known != networks_.end() && known->second.direct) continue;
+    auto same_key = [&](const auto& entry) { return ConstantTimeEqual(entry.second, key); };
+    bool key_taken = std::any_of(chosen.begin(), chosen.end(), same_key) ||
+                     std::any_of(networks_.begin(), networks_.end(), [&](const auto& entry) {
+                       return entry.second.direct && ConstantTimeEqual(entry.second.root_key, key);
+                     });
+    if (!key_taken) chosen.emplace(id, std::move(key));
   }
   for (auto it = networks_.begin(); it != networks_.end();) {
     TrustedNetworkView& net = it->second;
-    auto b = bridged.find(net.network_id);
-    bool still_bridged = b != bridged.end() && ConstantTimeEqual(b->second, net.root_key);
+    auto c = chosen.find(net.network_id);
+    bool still_bridged = c != chosen.end() && ConstantTimeEqual(c->second, net.root_key);
     if (!net.direct && !still_bridged) {
-      it = networks_.erase(it);  // the bridge was withdrawn: its members no longer verify
+      it = networks_.erase(it);  // the bridge was withdrawn or lost its place: its members no longer verify
     } else {
       ++it;
     }
   }
-  for (auto& [id, key] : bridged) {
-    // A bridge may not reuse the root key of another accepted network: rosters and
-    // certificates are attributed to networks by the key that verifies them.
-    bool key_taken = std::any_of(networks_.begin(), networks_.end(),
-                                 [&](const auto& entry) { return ConstantTimeEqual(entry.second.root_key, key); });
-    if (networks_.count(id) == 0 && !key_taken) {
-      TrustedNetworkView view;
-      view.network_id = id;
-      view.root_key = key;
-      view.direct = false;
-      networks_.emplace(id, std::move(view));
-    }
+  for (auto& [id, key] : chosen) {
+    if (networks_.count(id) != 0) continue;
+    TrustedNetworkView view;
+    view.network_id = id;
+    view.root_key = std::move(key);
+    view.direct = false;
+    networks_.emplace(id, std::move(view));
   }
 }
 
@@ -373,15 +537,17 @@ Result<v1::Certificate, TrustError> TrustStore::FindMember(const v1::Party& part
   const v1::Signed* sc = SignedCertificateOf(party);
   if (sc == nullptr) {
     const TrustedNetworkView* net = network(party.network_id());
-    if (net == nullptr) return Fail(TrustCode::kUnknownRoot, "network " + party.network_id() + " is not trusted");
+    const std::string member = EscapeForDisplay(party.member_id());
+    const std::string network_id = EscapeForDisplay(party.network_id());
+    if (net == nullptr) return Fail(TrustCode::kUnknownRoot, "network " + network_id + " is not trusted");
     if (net->roster) {
       for (const v1::Revocation& rev : net->roster->roster.revocations()) {
         if (rev.member_id() == party.member_id()) {
-          return Fail(TrustCode::kRevoked, "member " + party.member_id() + "@" + party.network_id() + " is revoked");
+          return Fail(TrustCode::kRevoked, "member " + member + "@" + network_id + " is revoked");
         }
       }
     }
-    return Fail(TrustCode::kUnknownMember, "no member " + party.member_id() + " in network " + party.network_id());
+    return Fail(TrustCode::kUnknownMember, "no member " + member + " in network " + network_id);
   }
   return VerifyMember(*sc, now);
 }
@@ -412,6 +578,10 @@ v1::TrustState TrustStore::Save() const {
 
 Result<TrustStore, TrustError> TrustStore::Load(const v1::TrustState& state) {
   if (state.format() != 1) return Fail(TrustCode::kMalformed, "trust state is malformed");
+  if (static_cast<std::size_t>(state.networks_size()) > kMaxTrustedNetworks) {
+    return Fail(TrustCode::kMalformed, "trust state lists more than " + std::to_string(kMaxTrustedNetworks) +
+                                           " networks, the most a node holds");
+  }
   TrustStore store;
   // Every configured root first, so no bridge can claim a directly trusted network's id;
   // then their rosters, which decide the bridged networks; then the bridged rosters.

@@ -36,11 +36,41 @@ const char* TrustCodeName(TrustCode code);
 // Clock skew tolerated for a roster's issue time.
 inline constexpr std::int64_t kMaxClockSkewSeconds = 300;
 
-// Format rules shared by certificates and enrollment requests.
+// Limits that keep a roster, and so a node's trust.pb, bounded whatever a network publishes
+// (docs/PROTOCOL.md §4.4, §4.5). Exceeding one is kMalformed.
+inline constexpr std::size_t kMaxRosterSize = std::size_t{4} << 20;  // serialized roster body
+inline constexpr int kMaxRosterCertificates = 10'000;
+inline constexpr int kMaxRosterRevocations = 10'000;
+inline constexpr int kMaxRosterBridges = 64;
+inline constexpr std::size_t kMaxRevocationReasonSize = 1000;
+inline constexpr std::size_t kMaxAuthorityNameSize = 200;
+inline constexpr std::size_t kMaxListEntrySize = 256;  // one endpoint or transmission form
+// Networks a TrustStore holds, direct and bridged together. trust.pb is at most this many
+// rosters: kMaxTrustStateSize bounds its serialized size, for whoever reads it from disk.
+inline constexpr std::size_t kMaxTrustedNetworks = 64;
+inline constexpr std::size_t kMaxTrustStateSize = kMaxTrustedNetworks * (kMaxRosterSize + 1024);
+
+// Text that can be shown on a terminal or written to a log as it is: valid UTF-8 (shortest
+// form, no surrogates, at most U+10FFFF) without control characters, that is without C0
+// (U+0000-U+001F), DEL, C1 (U+0080-U+009F), the line and paragraph separators (U+2028,
+// U+2029) or the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069), any of which could forge or reorder what an operator reads. Empty is true.
+bool IsPrintableUtf8(std::string_view text);
+// Bytes 0x21-0x7E only (no space); empty is true.
+bool IsVisibleAscii(std::string_view text);
+// Unverified input made safe to quote in an error message: printable ASCII as is, any other
+// byte as \xNN, cut after 64 bytes.
+std::string EscapeForDisplay(std::string_view text);
+
+// Format rules of the trust objects (docs/PROTOCOL.md §3.1).
 bool IsValidMemberId(std::string_view id);     // [A-Z0-9][A-Z0-9-]{1,31}
 bool IsValidNetworkId(std::string_view id);    // [A-Za-z0-9][A-Za-z0-9._-]{0,63}
 bool IsValidCountry(std::string_view code);    // two upper-case letters
 bool IsValidLanguage(std::string_view code);   // two lower-case letters
+bool IsValidAuthorityName(std::string_view name);     // 1..200 bytes, IsPrintableUtf8
+bool IsValidRevocationReason(std::string_view text);  // 0..1000 bytes, IsPrintableUtf8
+bool IsValidTransmissionForm(std::string_view text);  // 1..256 bytes, IsPrintableUtf8
+bool IsValidEndpointText(std::string_view text);      // 1..256 bytes, IsVisibleAscii
 std::optional<v1::Role> ParseRole(std::string_view name);  // "central-authority", ...
 std::string RoleName(v1::Role role);
 
@@ -70,9 +100,10 @@ struct VerifiedRoster {
   std::map<std::string, std::pair<std::string, std::string>> member_by_body;
 };
 
-// Verifies a roster under `root_key`: signature, format, that it names `network_id` and
-// that root, every certificate's signature and network, no duplicate member id or key, no
-// issue time more than kMaxClockSkewSeconds in the future. Rollback is TrustStore's check.
+// Verifies a roster under `root_key`: its size and counts within the limits above, signature,
+// format, that it names `network_id` and that root, every certificate's signature and
+// network, no duplicate member id or key, no issue time more than kMaxClockSkewSeconds in the
+// future. Rollback is TrustStore's check.
 Result<VerifiedRoster, TrustError> VerifyRoster(const v1::Signed& roster, ByteView root_key,
                                                 std::string_view network_id, std::int64_t now);
 
@@ -85,10 +116,16 @@ struct TrustedNetworkView {
   std::uint64_t version() const { return roster ? roster->roster.version() : 0; }
 };
 
+// At most kMaxTrustedNetworks networks. Directly trusted ones come first: a new root is
+// refused only when that many are trusted directly. The places left go to bridged networks in
+// ascending order of network id; further bridges are ignored (their rosters are unknown
+// root) until a place frees, and a new direct root takes the place of the last bridged one.
+// The choice depends only on the direct networks and their current rosters, so a store
+// loaded from trust.pb holds the same networks as the one that saved it.
 class TrustStore {
  public:
   // Trusts a network root handed over out of band. Refuses a different key for a network
-  // id already trusted.
+  // id already trusted, and a new network when kMaxTrustedNetworks are trusted directly.
   Status<TrustError> TrustRoot(const v1::RootKey& root);
 
   // Verifies a roster and installs it if it is newer. The roster must be signed by a

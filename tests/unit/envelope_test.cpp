@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/unit/test_network.h"
@@ -290,28 +292,34 @@ TEST_F(EnvelopeTest, AlteredKeyCommitmentIsTampered) {
   EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
 }
 
-// An envelope from ES-MJ to FR-MJ built from the protocol description instead of by Seal,
-// carrying `commitment` as key commitment (nullopt: the right one, BLAKE2b-256 keyed by the
-// content key over "comity/v1/key-commitment"). The ciphertext authenticates either way.
-Bytes HandSealed(const TestMember& sender, const TestMember& recipient, std::optional<Bytes> commitment) {
+// An envelope from `sender` built from the protocol description instead of by Seal, with the
+// content key wrapped to each of `recipients` in order and the right key commitment
+// (BLAKE2b-256 keyed by the content key over "comity/v1/key-commitment"). `edit` may then
+// change the header; the ciphertext (whose associated data is the header) and the signature
+// are made over whatever it leaves, so only Open's own checks can refuse the result.
+Bytes HandSealed(const TestMember& sender, const std::vector<const TestMember*>& recipients,
+                 const std::function<void(v1::EnvelopeHeader&)>& edit = nullptr) {
   SecretBytes content_key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
   crypto_aead_xchacha20poly1305_ietf_keygen(content_key.data());
 
   v1::EnvelopeHeader header;
   header.set_version(1);
   *header.mutable_sender() = sender.party();
-  *header.add_recipients() = recipient.party();
+  for (const TestMember* r : recipients) *header.add_recipients() = r->party();
   header.set_created_at(kNow);
   header.set_nonce(AsString(RandomBytes(16)));
-  header.set_key_commitment(AsString(commitment.value_or(
-      Blake2bKeyed(content_key.view(), AsBytes("comity/v1/key-commitment"), 32))));
+  header.set_key_commitment(AsString(Blake2bKeyed(content_key.view(), AsBytes("comity/v1/key-commitment"), 32)));
+  if (edit) edit(header);
 
   v1::EnvelopeBody body;
   body.set_header(header.SerializeAsString());
-  Bytes wrapped(content_key.size() + crypto_box_SEALBYTES);
-  crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(),
-                  recipient.identity.public_identity().agree.data());
-  body.add_wrapped_keys(AsString(wrapped));
+  for (const TestMember* r : recipients) {
+    Bytes wrapped(content_key.size() + crypto_box_SEALBYTES);
+    EXPECT_EQ(crypto_box_seal(wrapped.data(), content_key.data(), content_key.size(),
+                              r->identity.public_identity().agree.data()),
+              0);
+    body.add_wrapped_keys(AsString(wrapped));
+  }
   const Bytes nonce = RandomBytes(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
   body.set_aead_nonce(AsString(nonce));
   Bytes ct(kPlaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
@@ -325,15 +333,146 @@ Bytes HandSealed(const TestMember& sender, const TestMember& recipient, std::opt
 }
 
 TEST_F(EnvelopeTest, HandBuiltEnvelopeOpens) {
-  auto opened = OpenAs("FR-MJ", HandSealed(member("ES-MJ"), member("FR-MJ"), std::nullopt));
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  EXPECT_EQ(opened->plaintext, kPlaintext);
+  // Control for the hand-built forgeries below: without an edit, every reader opens it.
+  const Bytes envelope = HandSealed(member("ES-MJ"), {&member("FR-MJ"), &member("DE-BMJ")});
+  for (const char* reader : {"FR-MJ", "DE-BMJ"}) {
+    auto opened = OpenAs(reader, envelope);
+    ASSERT_TRUE(opened.ok()) << reader << ": " << opened.error().message;
+    EXPECT_EQ(opened->plaintext, kPlaintext);
+  }
 }
 
 TEST_F(EnvelopeTest, KeyCommitmentMismatchIsTamperedEvenIfCiphertextAuthenticates) {
   // What a sender would do to make one envelope open differently for different recipients.
-  const Bytes forged = HandSealed(member("ES-MJ"), member("FR-MJ"), Bytes(32, 0x42));
+  const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [](v1::EnvelopeHeader& h) {
+    h.set_key_commitment(AsString(Bytes(32, 0x42)));
+  });
   EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kTampered);
+}
+
+TEST_F(EnvelopeTest, HeaderNonceOfAnotherSizeIsMalformed) {
+  // Validly signed and authenticated: only the nonce-length rule refuses these.
+  for (std::size_t size : {0u, 1u, 15u, 17u, 32u}) {
+    const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [&](v1::EnvelopeHeader& h) {
+      h.set_nonce(AsString(RandomBytes(size)));
+    });
+    EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kMalformed) << size << "-byte nonce";
+  }
+}
+
+TEST_F(EnvelopeTest, HeaderListingARecipientTwiceIsMalformed) {
+  // Two wrapped keys, both opening for FR-MJ: the duplicate alone makes it malformed.
+  const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ"), &member("FR-MJ")});
+  auto opened = OpenAs("FR-MJ", forged);
+  EXPECT_EQ(ErrorCode(opened), OpenCode::kMalformed);
+  if (!opened.ok()) {
+    EXPECT_NE(opened.error().message.find("twice"), std::string::npos) << opened.error().message;
+  }
+  EXPECT_EQ(ErrorCode(OpenAs("DE-BMJ", forged)), OpenCode::kMalformed);
+}
+
+TEST_F(EnvelopeTest, HeaderListingAnInvalidRecipientPartyIsMalformed) {
+  // A recipient id with an escape sequence or line break would reach logs and terminals.
+  for (const auto& [network_id, member_id] :
+       std::vector<std::pair<std::string, std::string>>{{"ejn", "DE-BMJ\x1b[2J"},
+                                                        {"ejn", "DE-BMJ\nFR-MJ opened it"},
+                                                        {"ejn", "de-bmj"},
+                                                        {"ejn", ""},
+                                                        {"ejn\r", "DE-BMJ"},
+                                                        {"", "DE-BMJ"}}) {
+    const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ"), &member("DE-BMJ")},
+                                    [&](v1::EnvelopeHeader& h) {
+                                      h.mutable_recipients(1)->set_network_id(network_id);
+                                      h.mutable_recipients(1)->set_member_id(member_id);
+                                    });
+    auto opened = OpenAs("FR-MJ", forged);
+    EXPECT_EQ(ErrorCode(opened), OpenCode::kMalformed) << EscapeForDisplay(member_id);
+    if (!opened.ok()) {
+      EXPECT_TRUE(IsPrintableUtf8(opened.error().message)) << EscapeForDisplay(opened.error().message);
+    }
+  }
+}
+
+TEST_F(EnvelopeTest, OversizedEnvelopeIsMalformedBeforeParsing) {
+  // Padding with an unknown field keeps the meaning: at the limit the envelope opens, one byte
+  // over it is refused unread (so no length ever reaches protobuf's int range).
+  const Bytes sealed = SealFromSpain({"FR-MJ"});
+  const std::string at_limit = test::PaddedTo(AsString(sealed), kMaxEnvelopeSize);
+  ASSERT_EQ(at_limit.size(), kMaxEnvelopeSize);
+  auto opened = OpenAs("FR-MJ", AsBytes(at_limit));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+  EXPECT_EQ(MessageId(AsBytes(at_limit)), MessageId(sealed));
+
+  const std::string over_limit = test::PaddedTo(AsString(sealed), kMaxEnvelopeSize + 1);
+  ASSERT_EQ(over_limit.size(), kMaxEnvelopeSize + 1);
+  EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", AsBytes(over_limit))), OpenCode::kMalformed);
+  EXPECT_TRUE(MessageId(AsBytes(over_limit)).empty());
+}
+
+TEST_F(EnvelopeTest, SealRefusesContentThatWouldExceedTheEnvelopeLimit) {
+  // Seal never makes an envelope that Open would refuse for its size.
+  const TestMember& spain = member("ES-MJ");
+  const Bytes huge(kMaxEnvelopeSize - 100, 0x00);
+  auto sealed = Seal(spain.identity, spain.party(), RecipientsOf({&member("FR-MJ")}), DefaultOptions(), huge);
+  ASSERT_FALSE(sealed.ok());
+  EXPECT_NE(sealed.error().message.find("64 MiB"), std::string::npos) << sealed.error().message;
+}
+
+// X25519 public keys of low order (libsodium's list): 0, 1, two points of order 8, p - 1,
+// and the non-canonical p and p + 1, which X25519 reads as 0 and 1.
+const char* const kLowOrderX25519Hex[] = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+};
+
+TEST_F(EnvelopeTest, SealRefusesALowOrderRecipientKey) {
+  // crypto_box_seal fails for these (the shared secret would be all zeros); Seal used to
+  // ignore that and send a wrapped key no one could open.
+  const TestMember& spain = member("ES-MJ");
+  for (const char* hex : kLowOrderX25519Hex) {
+    std::vector<Recipient> recipients = RecipientsOf({&member("FR-MJ"), &member("DE-BMJ")});
+    recipients[1].agree_key = *FromHex(hex);
+    auto sealed = Seal(spain.identity, spain.party(), recipients, DefaultOptions(), kPlaintext);
+    ASSERT_FALSE(sealed.ok()) << hex;
+    EXPECT_NE(sealed.error().message.find("DE-BMJ@ejn"), std::string::npos) << sealed.error().message;
+    EXPECT_NE(sealed.error().message.find("low order"), std::string::npos) << sealed.error().message;
+  }
+}
+
+TEST_F(EnvelopeTest, SealRefusesInvalidParties) {
+  const TestMember& spain = member("ES-MJ");
+  std::vector<Recipient> recipients = RecipientsOf({&member("FR-MJ")});
+  recipients[0].party.set_member_id("FR-MJ\x1b]0;owned\x07");
+  auto sealed = Seal(spain.identity, spain.party(), recipients, DefaultOptions(), kPlaintext);
+  ASSERT_FALSE(sealed.ok());
+  EXPECT_TRUE(IsPrintableUtf8(sealed.error().message)) << EscapeForDisplay(sealed.error().message);
+
+  v1::Party sender = spain.party();
+  sender.set_network_id("ejn\n");
+  EXPECT_FALSE(Seal(spain.identity, sender, RecipientsOf({&member("FR-MJ")}), DefaultOptions(), kPlaintext).ok());
+}
+
+TEST_F(EnvelopeTest, MessagesDoNotEchoControlCharacters) {
+  // Parties supplied by a caller, or claimed by a validly signed header, are escaped.
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  v1::Party reader = member("PT-PGR").party();
+  reader.set_member_id("PT-PGR\x1b[31m");
+  auto opened = Open(member("PT-PGR").identity, reader, envelope, member("ES-MJ").signed_certificate, trust_, kNow);
+  ASSERT_EQ(ErrorCode(opened), OpenCode::kNotRecipient);
+  EXPECT_TRUE(IsPrintableUtf8(opened.error().message)) << EscapeForDisplay(opened.error().message);
+
+  const Bytes claims_other = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [](v1::EnvelopeHeader& h) {
+    h.mutable_sender()->set_member_id("IT-MG\x1b[2K");
+  });
+  auto refused = OpenAs("FR-MJ", claims_other);
+  ASSERT_EQ(ErrorCode(refused), OpenCode::kBadSignature);
+  EXPECT_TRUE(IsPrintableUtf8(refused.error().message)) << EscapeForDisplay(refused.error().message);
 }
 
 TEST_F(EnvelopeTest, SealRefusesBadRecipientLists) {

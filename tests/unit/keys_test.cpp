@@ -97,6 +97,63 @@ TEST(KeysTest, VerifyRefusesWrongKeyAndWrongLengths) {
   EXPECT_FALSE(VerifySignature({}, kDomainRoster, message, sig));
 }
 
+TEST(KeysTest, Ed25519PublicKeyValidity) {
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(IsValidEd25519PublicKey(SigningKey::Generate().public_key()));
+    EXPECT_TRUE(IsValidEd25519PublicKey(Identity::Generate().public_identity().sign));
+  }
+  // RFC 8032 TEST 1 public key.
+  EXPECT_TRUE(IsValidEd25519PublicKey(*FromHex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")));
+  // Small order: the identity, order 4 (all zeros), order 8, order 2 (p - 1 as y).
+  for (const char* hex : {"0100000000000000000000000000000000000000000000000000000000000000",
+                          "0000000000000000000000000000000000000000000000000000000000000000",
+                          "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+                          "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                          // not canonical: y = p, and y = p + 1 (the identity again)
+                          "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                          "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"}) {
+    EXPECT_FALSE(IsValidEd25519PublicKey(*FromHex(hex))) << hex;
+  }
+  // A valid key plus a point of order 8: on the curve, outside the prime-order subgroup.
+  const SigningKey key = SigningKey::Generate();
+  Bytes mixed(crypto_core_ed25519_BYTES);
+  ASSERT_EQ(crypto_core_ed25519_add(mixed.data(), key.public_key().data(),
+                                    FromHex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")->data()),
+            0);
+  EXPECT_FALSE(IsValidEd25519PublicKey(mixed));
+  // Not on the curve: y = 2 has no x.
+  EXPECT_FALSE(IsValidEd25519PublicKey(*FromHex("0200000000000000000000000000000000000000000000000000000000000000")));
+  EXPECT_FALSE(IsValidEd25519PublicKey(ByteView(key.public_key()).first(31)));
+  EXPECT_FALSE(IsValidEd25519PublicKey({}));
+}
+
+TEST(KeysTest, X25519LowOrderKeysRefused) {
+  for (int i = 0; i < 20; ++i) {
+    const Identity id = Identity::Generate();
+    EXPECT_TRUE(IsValidX25519PublicKey(id.public_identity().agree));
+    EXPECT_TRUE(IsValidX25519PublicKey(id.public_identity().transport));
+  }
+  // The base point (u = 9) and the RFC 7748 §6.1 public key.
+  EXPECT_TRUE(IsValidX25519PublicKey(*FromHex("0900000000000000000000000000000000000000000000000000000000000000")));
+  EXPECT_TRUE(IsValidX25519PublicKey(*FromHex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")));
+  // u = 2 lies on the twist, with large order: usable, as RFC 7748 allows.
+  EXPECT_TRUE(IsValidX25519PublicKey(*FromHex("0200000000000000000000000000000000000000000000000000000000000000")));
+  for (const char* hex : {"0000000000000000000000000000000000000000000000000000000000000000",
+                          "0100000000000000000000000000000000000000000000000000000000000000",
+                          "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                          "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+                          "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                          "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                          "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+                          // the top bit is ignored by X25519: 0 and 1 again
+                          "0000000000000000000000000000000000000000000000000000000000000080",
+                          "0100000000000000000000000000000000000000000000000000000000000080"}) {
+    EXPECT_FALSE(IsValidX25519PublicKey(*FromHex(hex))) << hex;
+  }
+  EXPECT_FALSE(IsValidX25519PublicKey(Bytes(31, 0x09)));
+  EXPECT_FALSE(IsValidX25519PublicKey({}));
+}
+
 // "xxxx xxxx xxxx xxxx xxxx xxxx xxxx xxxx" with lower-case hex digits.
 bool IsFingerprintFormat(const std::string& fp) {
   if (fp.size() != 8 * 4 + 7) return false;

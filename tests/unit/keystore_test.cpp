@@ -126,6 +126,32 @@ TEST_F(KeystoreTest, MalformedKeystoreRefused) {
   EXPECT_EQ(opened.error().message, "keystore is malformed");
 }
 
+TEST_F(KeystoreTest, OversizedKeystoreIsMalformed) {
+  // Padding with an unknown field keeps the meaning: a keystore of exactly kMaxKeystoreSize
+  // opens, one byte more is refused before it is parsed.
+  const std::string at_limit = test::PaddedTo(AsString(keystore_), kMaxKeystoreSize);
+  ASSERT_EQ(at_limit.size(), kMaxKeystoreSize);
+  auto opened = OpenKeystore(AsBytes(at_limit), "node", passphrase_);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(Copy(*opened), Copy(secret_));
+  EXPECT_TRUE(KeystoreParams(AsBytes(at_limit)).ok());
+
+  const std::string over_limit = test::PaddedTo(AsString(keystore_), kMaxKeystoreSize + 1);
+  ASSERT_EQ(over_limit.size(), kMaxKeystoreSize + 1);
+  auto refused = OpenKeystore(AsBytes(over_limit), "node", passphrase_);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "keystore is malformed");
+  EXPECT_FALSE(KeystoreParams(AsBytes(over_limit)).ok());
+}
+
+TEST_F(KeystoreTest, WrongKindMessageDoesNotEchoControlCharacters) {
+  // The kind is read before anything is authenticated; a crafted one must not reach a terminal.
+  Bytes crafted = Altered([](v1::Keystore& ks) { ks.set_kind("node\x1b[2J\nwrong passphrase"); });
+  auto opened = OpenKeystore(crafted, "node", passphrase_);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().message, "keystore holds a differently labelled key, not a node key");
+}
+
 TEST_F(KeystoreTest, KeystoreParamsReportsTheParameters) {
   auto minimum = KeystoreParams(keystore_);
   ASSERT_TRUE(minimum.ok()) << minimum.error().message;

@@ -255,5 +255,34 @@ TEST(SodiumTest, Blake2bKeyedKnownAnswers) {
   EXPECT_NE(Blake2bKeyed(key32, input), Blake2b(input));
 }
 
+TEST(SodiumTest, Blake2bAcceptsTheWholeRangeOfLengths) {
+  const Bytes input = ToBytes("abc");
+  for (std::size_t out_len : {16u, 17u, 32u, 63u, 64u}) {
+    EXPECT_EQ(Blake2b(input, out_len).size(), out_len);
+  }
+  for (std::size_t key_len : {16u, 32u, 64u}) {
+    const Bytes key(key_len, 0x07);
+    EXPECT_EQ(Blake2bKeyed(key, input).size(), 32u);
+    EXPECT_NE(Blake2bKeyed(key, input), Blake2b(input)) << key_len;
+  }
+}
+
+// Lengths outside BLAKE2b's range are programmer errors: the process aborts with a message
+// instead of returning zeros (libsodium refuses them and the output used to be ignored).
+TEST(SodiumDeathTest, Blake2bOutOfRangeOutputLengthAborts) {
+  const Bytes input = ToBytes("abc");
+  EXPECT_DEATH(Blake2b(input, 65), "BLAKE2b output length must be 16 to 64 bytes \\(got 65\\)");
+  EXPECT_DEATH(Blake2b(input, 15), "BLAKE2b output length must be 16 to 64 bytes \\(got 15\\)");
+  EXPECT_DEATH(Blake2b(input, 0), "BLAKE2b output length");
+  EXPECT_DEATH(Blake2bKeyed(Bytes(32, 0x07), input, 65), "BLAKE2b output length");
+}
+
+TEST(SodiumDeathTest, Blake2bKeyedOutOfRangeKeyLengthAborts) {
+  const Bytes input = ToBytes("abc");
+  EXPECT_DEATH(Blake2bKeyed(Bytes(65, 0x07), input), "BLAKE2b key length must be 16 to 64 bytes \\(got 65\\)");
+  EXPECT_DEATH(Blake2bKeyed(Bytes(15, 0x07), input), "BLAKE2b key length must be 16 to 64 bytes \\(got 15\\)");
+  EXPECT_DEATH(Blake2bKeyed(Bytes{}, input), "BLAKE2b key length");
+}
+
 }  // namespace
 }  // namespace comity::crypto

@@ -4,10 +4,6 @@
 
 #include <utility>
 
-#if __has_include(<google/protobuf/stubs/logging.h>)  // protobuf 3.x (Debian 12)
-#include <google/protobuf/stubs/logging.h>
-#endif
-
 namespace comity::crypto {
 
 void PrintTo(TrustCode code, std::ostream* os) { *os << TrustCodeName(code); }
@@ -18,13 +14,32 @@ void PrintTo(OpenCode code, std::ostream* os) { *os << OpenCodeName(code); }
 namespace comity::crypto::test {
 namespace {
 
-#if __has_include(<google/protobuf/stubs/logging.h>)
-using QuietProtobufLogs = google::protobuf::LogSilencer;
-#else
-struct QuietProtobufLogs {};  // later protobuf logs through Abseil; the noise stays
-#endif
+std::string Varint(std::uint64_t value) {
+  std::string out;
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+  return out;
+}
 
 }  // namespace
+
+std::string PaddedTo(std::string message, std::size_t size) {
+  const std::string tag = Varint((std::uint64_t{2047} << 3) | 2);  // field 2047, length-delimited
+  for (std::size_t length_bytes = 1; length_bytes <= 5; ++length_bytes) {
+    if (size < message.size() + tag.size() + length_bytes) break;
+    const std::size_t length = size - message.size() - tag.size() - length_bytes;
+    if (Varint(length).size() != length_bytes) continue;
+    message += tag;
+    message += Varint(length);
+    message.append(length, '\xA5');
+    return message;
+  }
+  ADD_FAILURE() << "cannot pad a " << message.size() << "-byte message to exactly " << size << " bytes";
+  return message;
+}
 
 TestNetwork::TestNetwork(std::string network_id) : id_(std::move(network_id)) {}
 

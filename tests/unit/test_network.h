@@ -18,6 +18,10 @@
 #include "crypto/result.h"
 #include "crypto/trust.h"
 
+#if __has_include(<google/protobuf/stubs/logging.h>)  // protobuf 3.x (Debian 12)
+#include <google/protobuf/stubs/logging.h>
+#endif
+
 namespace comity::crypto {
 
 // Code names instead of raw bytes in GoogleTest failure messages (found by ADL).
@@ -90,6 +94,20 @@ class TestNetwork {
 // step fails the calling test.
 TrustStore TrustingOnly(const TestNetwork& network, const v1::Signed& roster,
                         std::int64_t now = kNow);
+
+// While one is in scope, protobuf's own log lines (such as "invalid UTF-8" for a damaged
+// string field, which every such parse prints) are silenced: expected noise in a test.
+#if __has_include(<google/protobuf/stubs/logging.h>)
+using QuietProtobufLogs = google::protobuf::LogSilencer;
+#else
+struct QuietProtobufLogs {};  // later protobuf logs through Abseil; the noise stays
+#endif
+
+// `message` (serialized protobuf) followed by an unknown length-delimited field (number
+// 2047, which no Comity message uses) so that the result is exactly `size` bytes: parsers
+// skip it, so the padded message means the same. Fails the calling test when `size` cannot be
+// reached (too small, or on a varint length boundary).
+std::string PaddedTo(std::string message, std::size_t size);
 
 // Calls `check(where, damaged)` for every copy of `bytes` with exactly one byte altered, under
 // three masks: the lowest bit, the protobuf varint continuation bit, and all eight bits.

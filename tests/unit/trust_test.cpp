@@ -3,8 +3,13 @@
 #include "crypto/trust.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
+#include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/unit/test_network.h"
 
@@ -90,6 +95,143 @@ TEST(TrustEnrollment, RequestSignedByAnotherKeyRefused) {
             TrustCode::kBadSignature);
 }
 
+// Public keys that must never verify as a member's (libsodium's lists of small-order points).
+// Ed25519: the identity, a point of order 4 (all zeros) and one of order 8.
+const char* const kSmallOrderEd25519Hex[] = {
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+};
+// X25519: 0, 1, a point of order 8, p - 1, and p (read as 0).
+const char* const kLowOrderX25519Hex[] = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+};
+
+// `key` plus a point of order 8: on the curve, but outside the prime-order subgroup.
+Bytes WithTorsion(const Bytes& key) {
+  Bytes mixed(crypto_core_ed25519_BYTES);
+  EXPECT_EQ(crypto_core_ed25519_add(mixed.data(), key.data(), FromHex(kSmallOrderEd25519Hex[2])->data()), 0);
+  return mixed;
+}
+
+// Each way to break one public key of `keys`, named: what a verifier must refuse.
+std::vector<std::pair<std::string, PublicIdentity>> BadKeyVariants(const PublicIdentity& keys) {
+  std::vector<std::pair<std::string, PublicIdentity>> out;
+  auto variant = [&](const std::string& what, const std::function<void(PublicIdentity&)>& change) {
+    PublicIdentity bad{keys.sign, keys.agree, keys.transport};
+    change(bad);
+    out.emplace_back(what, std::move(bad));
+  };
+  for (const char* hex : kSmallOrderEd25519Hex) {
+    variant(std::string("sign key ") + hex, [&](PublicIdentity& k) { k.sign = *FromHex(hex); });
+  }
+  variant("sign key with a torsion component", [&](PublicIdentity& k) { k.sign = WithTorsion(k.sign); });
+  for (const char* hex : kLowOrderX25519Hex) {
+    variant(std::string("agree key ") + hex, [&](PublicIdentity& k) { k.agree = *FromHex(hex); });
+    variant(std::string("transport key ") + hex, [&](PublicIdentity& k) { k.transport = *FromHex(hex); });
+  }
+  return out;
+}
+
+TEST(TrustEnrollment, InvalidOrLowOrderKeysRefused) {
+  // Checked before the signature, which alone would not refuse them all: the holder of a
+  // secret can still self-sign under its key plus a torsion point (about one try in eight
+  // verifies), and a low-order agreement key would make every envelope to the member
+  // unopenable.
+  Identity applicant = Identity::Generate();
+  for (const auto& [what, keys] : BadKeyVariants(applicant.public_identity())) {
+    v1::EnrollmentRequest req = RequestFor(applicant);
+    *req.mutable_keys() = ToProto(keys);
+    EXPECT_EQ(ErrorCode(VerifyEnrollment(SignEnrollment(applicant, req))), TrustCode::kMalformed) << what;
+  }
+}
+
+TEST(TrustEnrollment, TextFieldsMustBePrintable) {
+  Identity applicant = Identity::Generate();
+  auto with = [&](const std::function<void(v1::EnrollmentRequest&)>& change) {
+    v1::EnrollmentRequest req = RequestFor(applicant);
+    change(req);
+    return ErrorCode(VerifyEnrollment(SignEnrollment(applicant, req)));
+  };
+  EXPECT_EQ(with([](v1::EnrollmentRequest&) {}), std::nullopt);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.set_authority_name("Procuradoria-Geral da Rep\xc3\xba" "blica"); }),
+            std::nullopt);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.set_authority_name("PGR\nFingerprint: 0000 0000"); }),
+            TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.set_authority_name("PGR\x1b[1A\x1b[2K"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_endpoints("tcp://pgr.example:7450\n"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_endpoints("tcp://pgr example:7450"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_endpoints(""); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_via_relays("PT-RELAY"); }), std::nullopt);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_via_relays("PT-RELAY\x1b[0m"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](v1::EnrollmentRequest& r) { r.add_via_relays("pt relay"); }), TrustCode::kMalformed);
+}
+
+TEST(TrustEnrollment, MessageDoesNotEchoControlCharacters) {
+  Identity applicant = Identity::Generate();
+  v1::EnrollmentRequest req = RequestFor(applicant);
+  req.set_member_id("PT-PGR\x1b]0;admitted\x07");
+  auto verified = VerifyEnrollment(SignEnrollment(applicant, req));
+  ASSERT_EQ(ErrorCode(verified), TrustCode::kMalformed);
+  EXPECT_TRUE(IsPrintableUtf8(verified.error().message)) << EscapeForDisplay(verified.error().message);
+  EXPECT_NE(verified.error().message.find("PT-PGR\\x1b]0;admitted\\x07"), std::string::npos)
+      << verified.error().message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text rules
+
+TEST(TrustText, IsPrintableUtf8) {
+  for (const std::string good : {"", "Ministerio de Justicia", "Minist\xc3\xa8re de la Justice",
+                                 "\xce\x9f\xce\xbc\xce\xbf\xcf\x83\xcf\x80\xce\xbf\xce\xbd\xce\xb4\xce\xaf\xce\xb1",
+                                 "\xe6\xb3\x95\xe5\x8b\x99\xe7\x9c\x81",  // CJK
+                                 "\xd9\x88\xd8\xb2\xd8\xa7\xd8\xb1\xd8\xa9",  // Arabic, no explicit bidi controls
+                                 "\xf0\x9f\x8f\x9b",  // U+1F3DB, four bytes
+                                 "\xc2\xa0 \xc2\xa9 ~", "\xef\xbf\xbd", "\xf4\x8f\xbf\xbf" /* U+10FFFF */}) {
+    EXPECT_TRUE(IsPrintableUtf8(good)) << EscapeForDisplay(good);
+  }
+  const std::string bad[] = {
+      // C0, DEL and C1 controls
+      std::string("a\0b", 3), "line\nbreak", "tab\there", "cr\r", "\x1b[2J", "\x07", "\x7f",
+      "\xc2\x80", "\xc2\x85" /* NEL */, "\xc2\x9b" /* CSI */, "\xc2\x9f",
+      // separators and bidirectional controls
+      "\xe2\x80\xa8", "\xe2\x80\xa9", "\xe2\x80\xaa", "\xe2\x80\xae" /* RLO */, "\xe2\x81\xa6",
+      "\xe2\x81\xa9",
+      // not UTF-8: lone continuation, bad lead bytes, truncated, overlong, surrogate, too large
+      "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xf5\x80\x80\x80", "\xff", "\xc3", "\xe6\xb3",
+      "\xf0\x9f\x8f", "\xc3\x28", "\xe0\x80\xaf", "\xf0\x80\x80\xaf", "\xed\xa0\x80",
+      "\xed\xbf\xbf", "\xf4\x90\x80\x80"};
+  for (const std::string& text : bad) {
+    EXPECT_FALSE(IsPrintableUtf8(text)) << EscapeForDisplay(text);
+    EXPECT_FALSE(IsPrintableUtf8("valid prefix " + text + " valid suffix")) << EscapeForDisplay(text);
+  }
+}
+
+TEST(TrustText, EscapeForDisplay) {
+  EXPECT_EQ(EscapeForDisplay("ES-MJ"), "ES-MJ");
+  EXPECT_EQ(EscapeForDisplay("a\nb\x1b[2J\x7f\xc3\xa8"), "a\\x0ab\\x1b[2J\\x7f\\xc3\\xa8");
+  EXPECT_EQ(EscapeForDisplay(std::string(100, 'A')), std::string(64, 'A') + "...");
+  EXPECT_TRUE(IsPrintableUtf8(EscapeForDisplay("\x1b\n\xff")));
+}
+
+TEST(TrustText, ProtobufRefusesInvalidUtf8InStringFields) {
+  // What protobuf 3.21 does with a proto3 string that is not UTF-8: it serializes it (with an
+  // ERROR log line) but refuses to parse it, so such a certificate is malformed before any
+  // of Comity's own text rules run. Should an upgrade change this, IsPrintableUtf8 still holds.
+  [[maybe_unused]] test::QuietProtobufLogs quiet;
+  TestNetwork ejn("ejn");
+  v1::Certificate cert = ejn.CertificateFor("ES-MJ", Identity::Generate().public_identity());
+  cert.set_authority_name("Ministerio \xff");
+  const v1::Signed signed_cert = SignCertificate(ejn.root(), cert);
+  v1::Certificate parsed;
+  EXPECT_FALSE(parsed.ParseFromString(signed_cert.body()));
+  EXPECT_EQ(ErrorCode(VerifyCertificate(signed_cert, ejn.root().public_key())), TrustCode::kMalformed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Certificates
 
@@ -138,6 +280,68 @@ TEST(TrustCertificate, BodyBreakingFormatRulesRefused) {
   EXPECT_EQ(with([](v1::Certificate& c) { c.mutable_keys()->mutable_agree_x25519()->pop_back(); }),
             TrustCode::kMalformed);
   EXPECT_EQ(with([](v1::Certificate& c) { c.set_not_after(c.not_before()); }), TrustCode::kMalformed);
+}
+
+TEST(TrustCertificate, InvalidOrLowOrderKeysRefused) {
+  // Validly signed by the root, yet with a public key no member can use: a sign key off the
+  // prime-order subgroup, or an agreement or transport key to which nothing can be sealed.
+  TestNetwork ejn("ejn");
+  const Identity identity = Identity::Generate();
+  ASSERT_TRUE(VerifyCertificate(SignCertificate(ejn.root(), ejn.CertificateFor("ES-MJ", identity.public_identity())),
+                                ejn.root().public_key())
+                  .ok());
+  for (const auto& [what, keys] : BadKeyVariants(identity.public_identity())) {
+    const v1::Signed cert = SignCertificate(ejn.root(), ejn.CertificateFor("ES-MJ", keys));
+    auto verified = VerifyCertificate(cert, ejn.root().public_key());
+    EXPECT_EQ(ErrorCode(verified), TrustCode::kMalformed) << what;
+  }
+}
+
+TEST(TrustCertificate, TextFieldsMustBePrintable) {
+  TestNetwork ejn("ejn");
+  const PublicIdentity keys = Identity::Generate().public_identity();
+  auto with = [&](const std::function<void(v1::Certificate&)>& change) {
+    v1::Certificate cert = ejn.CertificateFor("ES-MJ", keys);
+    change(cert);
+    return ErrorCode(VerifyCertificate(SignCertificate(ejn.root(), cert), ejn.root().public_key()));
+  };
+  using C = v1::Certificate;
+  EXPECT_EQ(with([](C&) {}), std::nullopt);
+  // Authority name: 1 to 200 bytes of printable UTF-8.
+  EXPECT_EQ(with([](C& c) { c.set_authority_name("Minist\xc3\xa8re de la Justice"); }), std::nullopt);
+  std::string name200;
+  for (int i = 0; i < 100; ++i) name200 += "\xc3\xa8";
+  EXPECT_EQ(with([&](C& c) { c.set_authority_name(name200); }), std::nullopt);
+  EXPECT_EQ(with([&](C& c) { c.set_authority_name(name200 + "e"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.set_authority_name(""); }), TrustCode::kMalformed);
+  for (const char* forged : {"Ministry\nES-MJ  revoked", "Ministry\x1b[2J", "Ministry\r", "Ministry\x7f",
+                             "Ministry\xc2\x9b" "31m", "Ministry \xe2\x80\xae", "\t"}) {
+    EXPECT_EQ(with([&](C& c) { c.set_authority_name(forged); }), TrustCode::kMalformed) << EscapeForDisplay(forged);
+  }
+  // Endpoints: visible ASCII, 1 to 256 bytes.
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://[2001:db8::1]:7450"); }), std::nullopt);
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://ministry.example:7450\x1b[2K"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://ministry example:7450"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://minist\xc3\xa8re.example:1"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_endpoints(""); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://" + std::string(250, 'a')); }), std::nullopt);  // 256 bytes
+  EXPECT_EQ(with([](C& c) { c.add_endpoints("tcp://" + std::string(251, 'a')); }), TrustCode::kMalformed);
+  // Relays: member ids.
+  EXPECT_EQ(with([](C& c) { c.add_via_relays("ES-RELAY"); }), std::nullopt);
+  EXPECT_EQ(with([](C& c) { c.add_via_relays("ES-RELAY\n"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_via_relays("es-relay"); }), TrustCode::kMalformed);
+  // Languages: ISO 639-1 codes.
+  EXPECT_EQ(with([](C& c) { c.add_languages("pt"); }), std::nullopt);
+  for (const char* language : {"PT", "por", "p", "", "p\n", "\x1b["}) {
+    EXPECT_EQ(with([&](C& c) { c.add_languages(language); }), TrustCode::kMalformed) << EscapeForDisplay(language);
+  }
+  // Transmission forms: printable UTF-8, 1 to 256 bytes.
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms("correo electr\xc3\xb3nico seguro"); }), std::nullopt);
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms(std::string(256, 'f')); }), std::nullopt);
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms(std::string(257, 'f')); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms(""); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms("fax\n24/7: call +00"); }), TrustCode::kMalformed);
+  EXPECT_EQ(with([](C& c) { c.add_transmission_forms("email\xc2\x85"); }), TrustCode::kMalformed);
 }
 
 TEST(TrustCertificate, EverySingleByteFlipRefused) {
@@ -198,6 +402,92 @@ TEST_F(TrustRosterTest, CertificateOfAnotherNetworkRefused) {
   *body.add_certificates() = SignCertificate(ejn_.root(), foreign);
   EXPECT_EQ(ErrorCode(VerifyRoster(SignRoster(ejn_.root(), body), ejn_.root().public_key(), "ejn", kNow)),
             TrustCode::kMalformed);
+}
+
+// `body` signed as a roster by `root`: for bodies SignRoster cannot express (padding).
+v1::Signed SignedRosterBody(const SigningKey& root, std::string body) {
+  v1::Signed roster;
+  roster.set_signature(AsString(root.Sign(kDomainRoster, AsBytes(body))));
+  roster.set_body(std::move(body));
+  return roster;
+}
+
+TEST_F(TrustRosterTest, OversizedRosterIsMalformed) {
+  // Padding with an unknown field keeps the meaning: a body of exactly kMaxRosterSize
+  // verifies, one byte more is refused before its signature is even checked.
+  TrustStore store;
+  ASSERT_TRUE(store.TrustRoot(ejn_.root_key()).ok());
+  const std::string body = ejn_.NextRoster().SerializeAsString();
+  const v1::Signed at_limit = SignedRosterBody(ejn_.root(), test::PaddedTo(body, kMaxRosterSize));
+  ASSERT_EQ(at_limit.body().size(), kMaxRosterSize);
+  auto verified = VerifyRoster(at_limit, ejn_.root().public_key(), "ejn", kNow);
+  ASSERT_TRUE(verified.ok()) << verified.error().message;
+  EXPECT_EQ(verified->members.size(), 3u);
+
+  const v1::Signed over_limit = SignedRosterBody(ejn_.root(), test::PaddedTo(body, kMaxRosterSize + 1));
+  ASSERT_EQ(over_limit.body().size(), kMaxRosterSize + 1);
+  auto refused = VerifyRoster(over_limit, ejn_.root().public_key(), "ejn", kNow);
+  ASSERT_EQ(ErrorCode(refused), TrustCode::kMalformed);
+  EXPECT_NE(refused.error().message.find("4 MiB"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(ErrorCode(store.AcceptRoster(over_limit, kNow)), TrustCode::kMalformed);
+  EXPECT_EQ(store.network("ejn")->version(), 0u);
+  EXPECT_TRUE(store.AcceptRoster(at_limit, kNow).ok());
+}
+
+TEST_F(TrustRosterTest, TooManyCertificatesRevocationsOrBridgesAreMalformed) {
+  auto verify = [&](const v1::Roster& body) {
+    return VerifyRoster(SignRoster(ejn_.root(), body), ejn_.root().public_key(), "ejn", kNow);
+  };
+  auto expect_refused = [&](const v1::Roster& body, const std::string& what) {
+    auto refused = verify(body);
+    ASSERT_EQ(ErrorCode(refused), TrustCode::kMalformed) << what;
+    EXPECT_NE(refused.error().message.find(what), std::string::npos) << refused.error().message;
+  };
+  // Certificates: one over the limit is refused on the count alone (these are 10,001 copies
+  // of one certificate, which would otherwise be a duplicate member).
+  v1::Roster certificates = ejn_.NextRoster();
+  while (certificates.certificates_size() <= kMaxRosterCertificates) {
+    *certificates.add_certificates() = ejn_.member("ES-MJ").signed_certificate;
+  }
+  ASSERT_LT(certificates.ByteSizeLong(), kMaxRosterSize);
+  expect_refused(certificates, "10000 certificates");
+
+  // Revocations and bridges: the limit itself is accepted, one more is not.
+  v1::Roster revocations = ejn_.NextRoster();
+  v1::Revocation rev;
+  rev.set_member_id("XX-GONE");
+  rev.set_sign_ed25519(std::string(32, 'k'));
+  rev.set_reason("keys lost");
+  while (revocations.revocations_size() < kMaxRosterRevocations) *revocations.add_revocations() = rev;
+  EXPECT_TRUE(verify(revocations).ok());
+  *revocations.add_revocations() = rev;
+  expect_refused(revocations, "10000 revocations");
+
+  v1::Roster bridges = ejn_.NextRoster();
+  for (int i = 0; i < kMaxRosterBridges; ++i) {
+    v1::Bridge* b = bridges.add_bridges();
+    b->set_network_id("net-" + std::to_string(i));
+    b->set_root_key(AsString(SigningKey::Generate().public_key()));
+  }
+  EXPECT_TRUE(verify(bridges).ok());
+  *bridges.add_bridges() = bridges.bridges(0);
+  expect_refused(bridges, "64 bridges");
+}
+
+TEST_F(TrustRosterTest, RevocationReasonMustBePrintableAndAtMost1000Bytes) {
+  auto with_reason = [&](const std::string& reason) {
+    ejn_.Revoke("DE-BMJ");
+    v1::Roster body = ejn_.NextRoster();
+    body.mutable_revocations(0)->set_reason(reason);
+    return ErrorCode(VerifyRoster(SignRoster(ejn_.root(), body), ejn_.root().public_key(), "ejn", kNow));
+  };
+  EXPECT_EQ(with_reason(""), std::nullopt);
+  EXPECT_EQ(with_reason(std::string(1000, 'r')), std::nullopt);
+  EXPECT_EQ(with_reason("cl\xc3\xa9s perdues"), std::nullopt);
+  EXPECT_EQ(with_reason(std::string(1001, 'r')), TrustCode::kMalformed);
+  EXPECT_EQ(with_reason("keys lost\nFR-MJ revoked too"), TrustCode::kMalformed);
+  EXPECT_EQ(with_reason("\x1b[31mkeys lost"), TrustCode::kMalformed);
+  EXPECT_EQ(with_reason("keys \xe2\x80\xaelost"), TrustCode::kMalformed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +709,15 @@ TEST_F(TrustStoreTest, ReissuedAfterRevocationVerifies) {
   EXPECT_EQ(found->keys().sign_ed25519(), reissued.certificate.keys().sign_ed25519());
 }
 
+TEST_F(TrustStoreTest, FindMemberMessagesDoNotEchoControlCharacters) {
+  TrustStore store = TrustingOnly(ejn_, ejn_.Publish());
+  for (const v1::Party& party : {Party("ejn", "ES-MJ\n\x1b[2J"), Party("ejn\x1b]0;x\x07", "ES-MJ")}) {
+    auto found = store.FindMember(party, kNow);
+    ASSERT_FALSE(found.ok());
+    EXPECT_TRUE(IsPrintableUtf8(found.error().message)) << EscapeForDisplay(found.error().message);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bridges: ejn's roster bridges iberred; wacap is bridged by nobody.
 
@@ -563,13 +862,26 @@ TEST_F(TrustPersistenceTest, LoadKeepsAConfiguredRootThatAnotherNetworkBridgesWi
 }
 
 TEST_F(TrustPersistenceTest, LoadSurvivesAClockThatSteppedBack) {
-  // Accepted within the tolerated skew; the clock is then set back an hour.
-  const v1::Signed ahead = ejn_.Publish(kNow + kMaxClockSkewSeconds);
-  ASSERT_TRUE(store_.AcceptRoster(ahead, kNow).ok());
+  // Accepted while the clock said 1 January 2100; the clock has since been set back to 2025.
+  // Load must not apply the issue-time check with any clock: a roster issued this far ahead
+  // of the machine's real time, and of kNow, only loads if no skew check runs at all.
+  constexpr std::int64_t kYear2100 = 4'102'444'800;
+  const v1::Signed ahead = ejn_.Publish(kYear2100);
+  ASSERT_EQ(ErrorCode(VerifyRoster(ahead, ejn_.root().public_key(), "ejn", kNow)), TrustCode::kNotYetValid);
+  ASSERT_TRUE(store_.AcceptRoster(ahead, kYear2100).ok());
   auto loaded = TrustStore::Load(store_.Save());
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(loaded->network("ejn")->version(), 2u);
   EXPECT_TRUE(loaded->VerifyMember(ejn_.member("ES-MJ").signed_certificate, kNow - 3600).ok());
+}
+
+TEST_F(TrustPersistenceTest, SavedStateStaysWithinItsBound) {
+  // kMaxTrustStateSize allows each network its roster plus 1 KiB of framing.
+  ASSERT_TRUE(store_.AcceptRoster(iberred_.Publish(), kNow).ok());
+  const v1::TrustState state = store_.Save();
+  std::size_t rosters = 0;
+  for (const v1::TrustedNetwork& net : state.networks()) rosters += net.roster().body().size();
+  EXPECT_LE(state.ByteSizeLong(), rosters + 1024 * static_cast<std::size_t>(state.networks_size()));
 }
 
 TEST_F(TrustPersistenceTest, LoadOfTamperedStateFails) {
@@ -599,6 +911,112 @@ TEST_F(TrustPersistenceTest, LoadOfTamperedStateFails) {
   v1::TrustState wrong_format = saved;
   wrong_format.set_format(2);
   EXPECT_EQ(ErrorCode(TrustStore::Load(wrong_format)), TrustCode::kMalformed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capacity: a store holds at most kMaxTrustedNetworks networks.
+
+// `count` networks named "net-00", "net-01", ... (ascending id order), each with its roster.
+class TrustCapacityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < kMaxRosterBridges; ++i) {
+      std::string id = (i < 10 ? "net-0" : "net-") + std::to_string(i);
+      others_.push_back(std::make_unique<TestNetwork>(id));
+      others_.back()->Admit("XX-" + std::to_string(i));
+      hub_.AddBridge(*others_.back());
+    }
+  }
+  std::size_t Bridged(const TrustStore& store) const {
+    return static_cast<std::size_t>(std::count_if(store.networks().begin(), store.networks().end(),
+                                                   [](const auto& entry) { return !entry.second.direct; }));
+  }
+  TestNetwork hub_{"hub"};  // bridges all 64 others
+  std::vector<std::unique_ptr<TestNetwork>> others_;
+};
+
+TEST_F(TrustCapacityTest, BridgesBeyondCapacityAreIgnoredInIdOrder) {
+  // hub plus 64 bridged networks would be 65: the one with the highest id is left out.
+  TrustStore store = TrustingOnly(hub_, hub_.Publish());
+  EXPECT_EQ(store.networks().size(), kMaxTrustedNetworks);
+  EXPECT_EQ(Bridged(store), kMaxTrustedNetworks - 1);
+  EXPECT_NE(store.network("net-62"), nullptr);
+  EXPECT_EQ(store.network("net-63"), nullptr);
+  EXPECT_TRUE(store.AcceptRoster(others_[62]->Publish(), kNow).ok());
+  EXPECT_EQ(ErrorCode(store.AcceptRoster(others_[63]->Publish(), kNow)), TrustCode::kUnknownRoot);
+
+  // A bridge withdrawn frees a place: the ignored network takes it.
+  hub_.RemoveBridge("net-00");
+  ASSERT_TRUE(store.AcceptRoster(hub_.Publish(), kNow).ok());
+  EXPECT_EQ(store.networks().size(), kMaxTrustedNetworks);
+  EXPECT_EQ(store.network("net-00"), nullptr);
+  EXPECT_NE(store.network("net-63"), nullptr);
+  EXPECT_TRUE(store.AcceptRoster(others_[63]->Publish(), kNow).ok());
+}
+
+TEST_F(TrustCapacityTest, DirectRootTakesThePlaceOfTheLastBridgedNetwork) {
+  TrustStore store = TrustingOnly(hub_, hub_.Publish());
+  ASSERT_TRUE(store.AcceptRoster(others_[62]->Publish(), kNow).ok());
+  TestNetwork configured("aaa");
+  ASSERT_TRUE(store.TrustRoot(configured.root_key()).ok());
+  EXPECT_EQ(store.networks().size(), kMaxTrustedNetworks);
+  EXPECT_EQ(Bridged(store), kMaxTrustedNetworks - 2);
+  EXPECT_EQ(store.network("net-62"), nullptr);  // its roster is forgotten with it
+  EXPECT_NE(store.network("net-61"), nullptr);
+  EXPECT_TRUE(store.AcceptRoster(configured.Publish(), kNow).ok());
+}
+
+TEST_F(TrustCapacityTest, RootBeyondCapacityRefused) {
+  // 64 configured roots fill the store: every bridge is ignored, a 65th root is refused.
+  TrustStore store = TrustingOnly(hub_, hub_.Publish());
+  for (int i = 0; i < static_cast<int>(kMaxTrustedNetworks) - 1; ++i) {
+    auto trusted = store.TrustRoot(others_[static_cast<std::size_t>(i)]->root_key());
+    ASSERT_TRUE(trusted.ok()) << i << ": " << trusted.error().message;
+  }
+  EXPECT_EQ(store.networks().size(), kMaxTrustedNetworks);
+  EXPECT_EQ(Bridged(store), 0u);
+  auto refused = store.TrustRoot(others_[63]->root_key());
+  ASSERT_EQ(ErrorCode(refused), TrustCode::kMalformed);
+  EXPECT_NE(refused.error().message.find("64"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(store.network("net-63"), nullptr);
+  EXPECT_TRUE(store.TrustRoot(others_[0]->root_key()).ok());  // one already trusted: still fine
+}
+
+TEST_F(TrustCapacityTest, ChoiceDoesNotDependOnHistory) {
+  // net-63 takes the place net-00 left; when net-00 is bridged again, the lower id wins
+  // back its place, as it would in a store that saw only the latest roster. So a store loads
+  // from trust.pb with exactly the networks it saved.
+  TrustStore store = TrustingOnly(hub_, hub_.Publish());
+  ASSERT_TRUE(store.AcceptRoster(others_[1]->Publish(), kNow).ok());
+  hub_.RemoveBridge("net-00");
+  ASSERT_TRUE(store.AcceptRoster(hub_.Publish(), kNow).ok());
+  ASSERT_TRUE(store.AcceptRoster(others_[63]->Publish(), kNow).ok());
+  hub_.AddBridge(*others_[0]);
+  ASSERT_TRUE(store.AcceptRoster(hub_.Publish(), kNow).ok());
+  EXPECT_NE(store.network("net-00"), nullptr);
+  EXPECT_EQ(store.network("net-63"), nullptr);
+  EXPECT_EQ(ErrorCode(store.VerifyMember(others_[63]->member("XX-63").signed_certificate, kNow)),
+            TrustCode::kUnknownRoot);
+
+  auto loaded = TrustStore::Load(store.Save());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  std::vector<std::string> before;
+  std::vector<std::string> after;
+  for (const auto& [id, net] : store.networks()) before.push_back(id);
+  for (const auto& [id, net] : loaded->networks()) after.push_back(id);
+  EXPECT_EQ(after, before);
+  EXPECT_TRUE(loaded->VerifyMember(others_[1]->member("XX-1").signed_certificate, kNow).ok());
+}
+
+TEST_F(TrustCapacityTest, LoadRefusesAStateWithTooManyNetworks) {
+  TrustStore store = TrustingOnly(hub_, hub_.Publish());
+  v1::TrustState state = store.Save();
+  ASSERT_EQ(static_cast<std::size_t>(state.networks_size()), kMaxTrustedNetworks);
+  ASSERT_TRUE(TrustStore::Load(state).ok());
+  v1::TrustedNetwork* extra = state.add_networks();
+  extra->set_network_id("net-63");
+  extra->set_root_key(AsString(others_[63]->root().public_key()));
+  EXPECT_EQ(ErrorCode(TrustStore::Load(state)), TrustCode::kMalformed);
 }
 
 }  // namespace
