@@ -4,6 +4,8 @@
 #include <ctime>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "node/archive/archive.h"
 #include "node/cli.h"
 #include "node/files.h"
@@ -123,7 +125,15 @@ CmdStatus CmdArchiveRekey(const Args& args) {
   if (root) {
     if (auto st = a->home.StageReseal("root.key", "root", root->secret(), *fresh, kdf); !st) return st;
   }
-  if (auto st = a->archive->Rekey(fresh->view(), kdf, Now(), Actor(a->home)); !st) return CmdError(st.error());
+  if (auto st = a->archive->Rekey(fresh->view(), kdf, Now(), Actor(a->home)); !st) {
+    // When the old passphrase still opens the archive nothing changed: the staged keystores
+    // must go too, or the next unlock with the new passphrase would adopt them.
+    a->archive.reset();
+    if (Archive::Open(a->home.dir(), a->passphrase.view())) {
+      for (const char* name : {"keys", "root.key"}) ::unlink((a->home.PathOf(name) + ".new").c_str());
+    }
+    return CmdError(st.error());
+  }
   if (auto st = a->home.CommitReseal("keys"); !st) return st;
   if (root) {
     if (auto st = a->home.CommitReseal("root.key"); !st) return st;

@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <tuple>
 
 #include "crypto/stream.h"
 #include "node/archive/schema.h"
@@ -103,6 +105,11 @@ ArchiveResult<std::pair<crypto::SecretBytes, std::string>> NewKey(crypto::ByteVi
   return std::make_pair(std::move(key).value(), kdf.SerializeAsString());
 }
 
+// SQLite's page cache (2 MiB by default). SQLCipher decrypts every page it reads into the cache
+// and the random-keyed indexes (message ids) touch pages all over the file: with the default,
+// inserts into a large archive keep re-reading and re-decrypting the same pages.
+constexpr const char* kCachePragma = "PRAGMA cache_size = -65536";  // KiB: 64 MiB
+
 // Keys a connection and applies the archive's pragmas. A wrong key shows here as kWrongPassphrase
 // (plain SQLite: not a database); callers that know the key is right report it as damage.
 ArchiveStatus Prepare(Db& db, const crypto::SecretBytes& key) {
@@ -110,10 +117,48 @@ ArchiveStatus Prepare(Db& db, const crypto::SecretBytes& key) {
   auto probe = db.Exec("SELECT count(*) FROM sqlite_master");
   if (!probe) return probe;
   for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA secure_delete = ON",
-                             "PRAGMA synchronous = FULL"}) {
+                             "PRAGMA synchronous = FULL", kCachePragma}) {
     if (auto st = db.Exec(pragma); !st) return st;
   }
   return {};
+}
+
+// Runs PRAGMA integrity_check or quick_check (every page decrypts, every b-tree holds): the
+// problems found, one per entry (SQLite may put several lines in one row); none when sound.
+ArchiveResult<std::vector<std::string>> PageProblems(Db& db, const char* pragma) {
+  auto check = db.Prepare(pragma);
+  if (!check) return check.error();
+  std::vector<std::string> problems;
+  (*check)->Reset();
+  for (;;) {
+    auto row = (*check)->Step();
+    if (!row) return row.error();
+    if (!*row) break;
+    std::string text = (*check)->Text(0);
+    for (std::size_t at = 0; at <= text.size();) {
+      std::size_t end = std::min(text.find('\n', at), text.size());
+      std::string line = text.substr(at, end - at);
+      if (!line.empty() && line != "ok") problems.push_back(line);
+      at = end + 1;
+    }
+  }
+  return problems;
+}
+
+// The first problems, on one line: a damaged file can yield thousands.
+std::string OneLine(const std::vector<std::string>& problems) {
+  std::string out;
+  for (std::size_t i = 0; i < problems.size() && i < 3; ++i) out += (i == 0 ? "" : "; ") + problems[i];
+  if (problems.size() > 3) out += " (and " + std::to_string(problems.size() - 3) + " more)";
+  return out;
+}
+
+// Whether a fresh connection with `key` reads the database at `path`.
+ArchiveStatus OpensWith(const std::string& path, const crypto::SecretBytes& key) {
+  auto db = Db::Open(path, false);
+  if (!db) return db.error();
+  if (auto st = (*db)->Key(key); !st) return st;
+  return (*db)->Exec("SELECT count(*) FROM sqlite_master");
 }
 
 }  // namespace
@@ -207,6 +252,10 @@ ArchiveResult<std::unique_ptr<Archive>> Archive::Open(const std::string& home, c
   }
   if (!key) return key.error();
   if (!node::FileExists(db_path)) return Fail(ArchiveCode::kDamaged, db_path + " is missing");
+  // SQLite takes an empty file for an empty database, and Setup would build a new archive in it.
+  if (struct stat st {}; ::stat(db_path.c_str(), &st) == 0 && st.st_size == 0) {
+    return Fail(ArchiveCode::kDamaged, db_path + " is damaged: it is empty");
+  }
   auto db = Db::Open(db_path, false);
   if (!db) return db.error();
   std::unique_ptr<Archive> a(new Archive(std::move(db).value(), home, home + kBlobDir, key->Clone()));
@@ -280,8 +329,10 @@ ArchiveResult<std::int64_t> Archive::MessageCount() { return CountOf(*db_, "SELE
 ArchiveStatus Archive::IndexText(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
                                  const std::string& sender, const std::string& subject, const std::string& body,
                                  std::int64_t created_at) {
+  // newest_at (see Archive::Search): the item with the greatest id carries the bound so far.
   auto item = db_->Prepare(
-      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at, newest_at) VALUES (?1, ?2, ?3, ?4, "
+      "?5, ?6, max(?6, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?6)))");
   if (!item) return item.error();
   if (auto st = (*item)->Reset().Bind(1, kind).BindBlob(2, ref).Bind(3, thread_uid).Bind(4, sender).Bind(5, subject)
                     .Bind(6, created_at).Run();
@@ -617,15 +668,25 @@ ArchiveResult<std::vector<AuditEntry>> Archive::AuditTail(int limit) {
 
 // ---- search ---------------------------------------------------------------------------------
 
+// Newest first by (created_at, id), without sorting every match: the full-text index hands
+// out matches newest id first (order=DESC) as it reads them, and each item's newest_at bounds
+// the created_at of every item at or below its id, so once the page is full the walk stops at
+// the first item whose bound is no newer than the page's last hit. Messages arrive roughly in
+// created_at order, so a page of even the commonest word costs about `limit` rows.
 ArchiveResult<std::vector<SearchHit>> Archive::Search(const std::string& query, int limit) {
   auto s = db_->Prepare(
-      "SELECT s.kind, s.thread_uid, s.sender, s.subject, s.created_at, s.ref FROM search_text "
-      "JOIN search_items s ON s.id = search_text.docid WHERE search_text MATCH ?1 "
-      "ORDER BY s.created_at DESC, s.id DESC LIMIT ?2");
+      "SELECT s.kind, s.thread_uid, s.sender, s.subject, s.created_at, s.ref, s.id, s.newest_at FROM search_text "
+      "JOIN search_items s ON s.id = search_text.docid WHERE search_text MATCH ?1 ORDER BY search_text.docid DESC");
   if (!s) return s.error();
   Stmt& q = **s;
-  q.Reset().Bind(1, query).Bind(2, static_cast<std::int64_t>(limit));
-  std::vector<SearchHit> out;
+  q.Reset().Bind(1, query);
+  struct Ranked {
+    std::int64_t created_at, id;
+    SearchHit hit;
+  };
+  auto newer = [](const Ranked& a, const Ranked& b) { return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id); };
+  std::vector<Ranked> page;  // a heap under `newer`: its front is the page's last (oldest) hit
+  const std::size_t want = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
   for (;;) {
     auto row = q.Step();
     if (!row) {
@@ -633,8 +694,21 @@ ArchiveResult<std::vector<SearchHit>> Archive::Search(const std::string& query, 
       return Fail(ArchiveCode::kInvalid, "search '" + query + "' failed: " + row.error().message);
     }
     if (!*row) break;
-    out.push_back({q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4), q.Blob(5)});
+    const std::int64_t created_at = q.Int(4), id = q.Int(6);
+    if (page.size() >= want) {
+      if (want == 0 || q.Int(7) <= page.front().created_at) break;  // nothing from here on is newer
+      if (std::tie(created_at, id) < std::tie(page.front().created_at, page.front().id)) continue;
+      std::pop_heap(page.begin(), page.end(), newer);
+      page.pop_back();
+    }
+    page.push_back({created_at, id, {q.Text(0), q.Text(1), q.Text(2), q.Text(3), created_at, q.Blob(5)}});
+    std::push_heap(page.begin(), page.end(), newer);
   }
+  q.Reset();
+  std::sort(page.begin(), page.end(), newer);
+  std::vector<SearchHit> out;
+  out.reserve(page.size());
+  for (Ranked& r : page) out.push_back(std::move(r.hit));
   return out;
 }
 
@@ -648,18 +722,10 @@ ArchiveResult<VerifyReport> Archive::Verify() {
     return report;
   };
   // 1. SQLCipher/SQLite integrity of every page and index.
-  auto ic = db_->Prepare("PRAGMA integrity_check");
-  if (!ic) return fail("integrity check could not run: " + ic.error().message);
-  std::string problems;
-  (*ic)->Reset();
-  for (;;) {
-    auto row = (*ic)->Step();
-    if (!row) return fail("integrity check failed: " + row.error().message);
-    if (!*row) break;
-    std::string line = (*ic)->Text(0);
-    if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
-  }
-  if (!problems.empty()) return fail("database integrity: " + problems);
+  auto page_problems = PageProblems(*db_, "PRAGMA integrity_check");
+  if (!page_problems) return fail("integrity check failed: " + page_problems.error().message);
+  const std::string problems = OneLine(*page_problems);
+  if (!problems.empty()) return fail(db_->path() + ": database integrity: " + problems);
   report.checked.push_back("database integrity: ok (every page decrypts and every index matches)");
 
   // 2. The audit chain, end to end, and its recorded head.
@@ -759,7 +825,7 @@ ArchiveStatus Archive::Backup(const std::string& out_path) {
     sqlite3_backup_finish(b);
     if (rc != SQLITE_DONE) {
       ArchiveError e = Fail(rc == SQLITE_FULL ? ArchiveCode::kFull : ArchiveCode::kIo,
-                            "backup to " + out_path + " failed: " + sqlite3_errstr(rc));
+                            "backup of " + db_->path() + " to " + out_path + " failed: " + sqlite3_errstr(rc));
       dest->reset();
       RemoveDbFiles(tmp_db);
       return e;
@@ -780,6 +846,13 @@ ArchiveStatus Archive::Backup(const std::string& out_path) {
 ArchiveStatus Archive::Rekey(crypto::ByteView new_passphrase, const crypto::KdfParams& params, std::int64_t at,
                              const std::string& actor) {
   if (home_.empty()) return Fail(ArchiveCode::kInvalid, "only an archive opened from a home can be rekeyed");
+  // The rekey rewrites every page: one that does not decrypt would make it give up (below).
+  auto problems = PageProblems(*db_, "PRAGMA quick_check");
+  if (!problems || !problems->empty()) {
+    return Fail(ArchiveCode::kDamaged, db_->path() + " is damaged: " +
+                                           (problems ? OneLine(*problems) : problems.error().message) +
+                                           "; the passphrase was not changed");
+  }
   auto fresh = NewKey(new_passphrase, params);
   if (!fresh) return fresh.error();
   auto& [key, kdf_bytes] = *fresh;
@@ -793,6 +866,13 @@ ArchiveStatus Archive::Rekey(crypto::ByteView new_passphrase, const crypto::KdfP
   if (auto st = db_->Rekey(key); !st) {
     ::unlink((kdf_path + ".new").c_str());
     return st;
+  }
+  // SQLCipher 3's sqlite3_rekey reports success even when it rolled the change back (a full
+  // disk, an unreadable page): only a fresh connection with the new key tells.
+  if (!OpensWith(db_->path(), key)) {
+    ::unlink((kdf_path + ".new").c_str());
+    return Fail(ArchiveCode::kIo, "the passphrase change of " + db_->path() +
+                                      " did not take effect (is the disk full?); it keeps the old passphrase");
   }
   if (auto st = db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !st) return st;
   key_ = key.Clone();
@@ -890,6 +970,14 @@ ArchiveStatus Restore(const std::string& home, const std::string& backup_path, c
       db->reset();
       RemoveDbFiles(staged);
       return Fail(ArchiveCode::kDamaged, backup_path + " is damaged: " + st.error().message);
+    }
+    // Opening reads one page; every other page must decrypt too before it replaces anything.
+    auto problems = PageProblems(**db, "PRAGMA quick_check");
+    if (!problems || !problems->empty()) {
+      db->reset();
+      RemoveDbFiles(staged);
+      return Fail(ArchiveCode::kDamaged, backup_path + " is damaged: " +
+                                             (problems ? OneLine(*problems) : problems.error().message));
     }
     if (auto st = (*db)->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !st) return st;
   }

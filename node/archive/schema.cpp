@@ -111,13 +111,38 @@ CREATE TABLE search_items (
   thread_uid TEXT NOT NULL,
   sender TEXT NOT NULL,
   subject TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
+  created_at INTEGER NOT NULL,
+  -- The greatest created_at of this item and of every item with a smaller id, which tells
+  -- Archive::Search when no older item can still make its page. IndexText sets it; the
+  -- default, never too small, would only make searches read further.
+  newest_at INTEGER NOT NULL DEFAULT 9223372036854775807);
 CREATE INDEX search_items_ref ON search_items (ref);
-CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, tokenize=unicode61);
+-- order=DESC: doclists run newest docid first, so a search streams its matches newest first
+-- instead of reading every one of them before the first.
+CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, tokenize=unicode61, order=DESC);
 INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at)
   SELECT 'message', message_id, thread_uid, sender, subject, created_at FROM messages ORDER BY created_at, id;
 INSERT INTO search_text (docid, subject, body)
   SELECT s.id, m.subject, m.body FROM search_items s JOIN messages m ON m.message_id = s.ref WHERE s.kind = 'message';
+-- Drafts, then notices, take the ids after the messages' (1..count), offset by their own row
+-- ids, so each text reaches its item without a join on columns that need not be unique.
+INSERT INTO search_items (id, kind, ref, thread_uid, sender, subject, created_at)
+  SELECT (SELECT count(*) FROM messages) + d.id, 'draft', d.message_id, t.thread_uid, d.author, t.subject, d.created_at
+  FROM draft_versions d JOIN threads t ON t.id = d.thread_id;
+INSERT INTO search_text (docid, subject, body)
+  SELECT (SELECT count(*) FROM messages) + d.id, t.subject, d.text
+  FROM draft_versions d JOIN threads t ON t.id = d.thread_id;
+INSERT INTO search_items (id, kind, ref, thread_uid, sender, subject, created_at)
+  SELECT (SELECT count(*) FROM messages) + (SELECT coalesce(max(id), 0) FROM draft_versions) + n.id, 'notice',
+         n.message_id, '', n.sender, n.subject, n.created_at
+  FROM notices n;
+INSERT INTO search_text (docid, subject, body)
+  SELECT (SELECT count(*) FROM messages) + (SELECT coalesce(max(id), 0) FROM draft_versions) + n.id, n.subject, n.body
+  FROM notices n;
+-- newest_at of the backfill: the messages took ids 1..count in created_at order, so each
+-- message is its own bound; the drafts and notices after them take the newest of all.
+UPDATE search_items SET newest_at = CASE WHEN id <= (SELECT count(*) FROM messages) THEN created_at
+                                         ELSE (SELECT max(created_at) FROM search_items) END;
 )sql",
   };
   return migrations;
