@@ -103,13 +103,15 @@ CmdStatus CmdInit(const Args& args) {
   if (!crypto::IsValidMemberId(config.member_id())) {
     return Fail("--id must be 2 to 32 upper-case letters, digits or dashes, starting with a letter or digit (e.g. ES-MJ)");
   }
-  if (config.authority_name().empty() || config.authority_name().size() > 200) {
-    return Fail("--name must be 1 to 200 characters");
+  if (!crypto::IsValidAuthorityName(config.authority_name())) {
+    return Fail("--name must be 1 to 200 bytes of printable UTF-8 (no control characters)");
   }
   if (!crypto::IsValidCountry(config.country())) return Fail("--country must be an ISO 3166-1 alpha-2 code such as ES");
   if (auto listen = args.Get("listen")) {
     for (const std::string& e : SplitList(*listen)) {
-      if (!IsValidEndpoint(e)) return Fail("--listen endpoint '" + e + "' is not tcp://HOST:PORT");
+      if (!IsValidEndpoint(e) || !crypto::IsValidEndpointText(e)) {
+        return Fail("--listen endpoint '" + crypto::EscapeForDisplay(e) + "' is not tcp://HOST:PORT");
+      }
       config.add_listen(e);
     }
   }
@@ -465,7 +467,10 @@ CmdStatus CmdNetworkAdmit(const Args& args) {
   v1::Certificate cert = IssueCertificate(c->state, *req, *role, valid_days);
   for (const std::string& lang : languages) cert.add_languages(lang);
   if (auto forms = args.Get("forms")) {
-    for (const std::string& f : SplitList(*forms)) cert.add_transmission_forms(f);
+    for (const std::string& f : SplitList(*forms)) {
+      if (!crypto::IsValidTransmissionForm(f)) return Fail("--forms: each form must be 1 to 256 bytes of printable UTF-8");
+      cert.add_transmission_forms(f);
+    }
   }
   cert.set_contact_24_7(args.Has("contact-24-7"));
   *c->state.add_certificates() = crypto::SignCertificate(*root, cert);
@@ -506,13 +511,17 @@ CmdStatus CmdNetworkRevoke(const Args& args) {
   if (cert.role() == v1::ROLE_COORDINATOR && cert.member_id() == c->home.config().member_id()) {
     return Fail("the coordinator cannot revoke its own node");
   }
+  const std::string reason = args.Get("reason").value_or("");
+  if (!crypto::IsValidRevocationReason(reason)) {
+    return Fail("--reason must be at most 1000 bytes of printable UTF-8");
+  }
   auto root = UnlockRootOf(*c, args);  // the operator must prove they hold the root
   if (!root) return root.error();
   v1::Revocation* rev = c->state.add_revocations();
   rev->set_member_id(member);
   rev->set_sign_ed25519(cert.keys().sign_ed25519());
   rev->set_revoked_at(Now());
-  rev->set_reason(args.Get("reason").value_or(""));
+  rev->set_reason(reason);
   *c->state.add_retired_keys() = cert.keys();
   c->state.mutable_certificates()->DeleteSubrange(*index, 1);
   if (auto st = c->home.SaveCoordinator(c->state); !st) return st;

@@ -20,8 +20,8 @@ constexpr char kRootKey[] = "root.key";
 constexpr char kNetwork[] = "network.pb";
 
 template <class Message>
-Result<Message> ReadMessage(const std::string& path) {
-  auto bytes = ReadFile(path);
+Result<Message> ReadMessage(const std::string& path, std::size_t max_bytes = 64u << 20) {
+  auto bytes = ReadFile(path, max_bytes);
   if (!bytes) return bytes.error();
   Message m;
   if (!m.ParseFromString(*bytes)) return MakeError(path + " is damaged: it does not parse");
@@ -161,7 +161,7 @@ Status<> Home::SaveCoordinator(const v1::CoordinatorState& state) const {
 
 Result<crypto::TrustStore> Home::LoadTrust() const {
   if (!FileExists(PathOf(kTrust))) return crypto::TrustStore();
-  auto state = ReadMessage<v1::TrustState>(PathOf(kTrust));
+  auto state = ReadMessage<v1::TrustState>(PathOf(kTrust), crypto::kMaxTrustStateSize);
   if (!state) return state.error();
   auto store = crypto::TrustStore::Load(*state);
   if (!store) return MakeError(PathOf(kTrust) + " does not verify: " + store.error().message);

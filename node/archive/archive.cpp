@@ -179,6 +179,7 @@ ArchiveStatus Archive::Setup(int target_version) {
   if (*row) {
     blob_name_key_ = (*get)->Blob(0);
     (*get)->Reset();
+    if (blob_name_key_.size() != 32) return Fail(ArchiveCode::kDamaged, db_->path() + " is damaged: bad blob naming key");
     return {};
   }
   (*get)->Reset();
@@ -856,7 +857,8 @@ ArchiveStatus Archive::Rekey(crypto::ByteView new_passphrase, const crypto::KdfP
   auto fresh = NewKey(new_passphrase, params);
   if (!fresh) return fresh.error();
   auto& [key, kdf_bytes] = *fresh;
-  if (auto st = Batch([&] { return Audit(at, actor, "rekey", "archive key changed"); }); !st) return st;
+  // Begun and completed are recorded apart: a change that fails shows as begun only.
+  if (auto st = Batch([&] { return Audit(at, actor, "rekey", "passphrase change begun"); }); !st) return st;
   // Crash safety: the new parameters wait in archive.kdf.new until the database holds the new key.
   const std::string kdf_path = home_ + kKdfName;
   if (auto st = node::WriteFileAtomic(kdf_path + ".new", kdf_bytes, 0600); !st) {
@@ -877,7 +879,7 @@ ArchiveStatus Archive::Rekey(crypto::ByteView new_passphrase, const crypto::KdfP
   if (auto st = db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !st) return st;
   key_ = key.Clone();
   if (::rename((kdf_path + ".new").c_str(), kdf_path.c_str()) != 0) return IoFail("cannot replace", kdf_path);
-  return {};
+  return Batch([&] { return Audit(at, actor, "rekey", "passphrase change completed"); });
 }
 
 ArchiveResult<PurgeReport> Archive::Purge(std::int64_t before, std::int64_t at, const std::string& actor) {

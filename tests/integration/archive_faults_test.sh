@@ -139,7 +139,8 @@ disk_full_inside() {
   if [ -e "$tight/h/keys.new" ]; then bad "a failed rekey left keys.new"; else ok; fi
   expect 1 'wrong passphrase' -- enroll --home "$tight/h" --passphrase-file "$WORK/other.pass" --out "$WORK/t.request"
   expect 0 'Enrollment request of T-ONE' -- enroll --home "$tight/h" --out "$WORK/t.request"
-  # Its audit entry ("rekey") may or may not have been written before the rewrite failed.
+  # Its "passphrase change begun" entry may or may not have been written before the rewrite
+  # failed; "completed" never is.
   have=$(count_of "$tight/h" $M)
   if [ "$have" == "messages $((M * batches)) audit $audit_before attachments 0 batches $batches partial 0" ] ||
      [ "$have" == "messages $((M * batches)) audit $((audit_before + 1)) attachments 0 batches $batches partial 0" ]; then

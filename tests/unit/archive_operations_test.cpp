@@ -306,12 +306,16 @@ TEST_F(ArchiveOperationsTest, RekeyRetiresTheOldPassphraseAndKeepsEverything) {
   EXPECT_EQ(Hits("hearing"), 3u);
   EXPECT_TRUE(ReadBlob(new_hash_, &st) == kNewContent);
   EXPECT_TRUE(Ok(st));
-  auto tail = archive().AuditTail(1);
+  // The change is recorded as begun, then completed (a failed one shows as begun only).
+  auto tail = archive().AuditTail(2);
   ASSERT_TRUE(Ok(tail));
-  ASSERT_EQ(tail->size(), 1u);
+  ASSERT_EQ(tail->size(), 2u);
   EXPECT_EQ((*tail)[0].action, "rekey");
+  EXPECT_EQ((*tail)[0].detail, "passphrase change completed");
+  EXPECT_EQ((*tail)[1].action, "rekey");
+  EXPECT_EQ((*tail)[1].detail, "passphrase change begun");
   EXPECT_EQ((*tail)[0].actor, "clerk@court");
-  EXPECT_EQ(AuditCount(), audits + 1);
+  EXPECT_EQ(AuditCount(), audits + 2);
   auto report = archive().Verify();
   ASSERT_TRUE(Ok(report));
   EXPECT_TRUE(report->ok) << report->first_break;
