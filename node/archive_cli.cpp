@@ -153,6 +153,10 @@ CmdStatus CmdArchivePurge(const Args& args) {
   std::cout << "Purged content from before " << *args.Get("before") << ": " << report->messages << " messages, "
             << report->drafts << " drafts, " << report->notices << " notices, " << report->receipts << " receipts, "
             << report->attachments << " attachments (the audit log records each)\n";
+  if (!report->wal_checkpointed) {
+    std::cerr << "comityd: warning: the write-ahead log could not be checkpointed (is the disk full?); removed "
+                 "content stays in archive.db-wal until the next checkpoint\n";
+  }
   return {};
 }
 

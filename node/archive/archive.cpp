@@ -27,7 +27,6 @@ constexpr char kDbName[] = "/archive.db";
 constexpr char kKdfName[] = "/archive.kdf";
 constexpr char kBlobDir[] = "/blobs";
 constexpr std::string_view kKeyCheckLabel = "comity/v1/archive-key-check";
-constexpr std::string_view kAuditDomain = "comity/v1/audit";
 constexpr char kBackupMagic[8] = {'C', 'O', 'M', 'I', 'T', 'Y', 'B', '1'};
 
 Bytes KeyCheck(const crypto::SecretBytes& key) {
@@ -36,25 +35,6 @@ Bytes KeyCheck(const crypto::SecretBytes& key) {
 
 void AppendLe(Bytes& out, std::uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-void AppendField(Bytes& out, const std::string& s) {
-  AppendLe(out, s.size(), 4);
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-// hash = BLAKE2b-256("comity/v1/audit" 0x00 || prev_hash || le64 seq || le64 at ||
-//                    le32 len || actor || le32 len || action || le32 len || detail)
-Bytes AuditHash(const Bytes& prev, std::int64_t seq, std::int64_t at, const std::string& actor,
-                const std::string& action, const std::string& detail) {
-  Bytes m(kAuditDomain.begin(), kAuditDomain.end());
-  m.push_back(0);
-  m.insert(m.end(), prev.begin(), prev.end());
-  AppendLe(m, static_cast<std::uint64_t>(seq), 8);
-  AppendLe(m, static_cast<std::uint64_t>(at), 8);
-  AppendField(m, actor);
-  AppendField(m, action);
-  AppendField(m, detail);
-  return crypto::Blake2b(m, 32);
 }
 
 ArchiveError IoFail(const std::string& what, const std::string& path) {
@@ -172,21 +152,17 @@ ArchiveStatus Archive::Setup(int target_version) {
   schema_version_ = *v;
   // The blob-naming key is random and lives inside the encrypted database, so file names
   // reveal nothing about contents and survive a rekey.
-  auto get = db_->Prepare("SELECT value FROM meta WHERE name = 'blob_name_key'");
-  if (!get) return get.error();
-  auto row = (*get)->Reset().Step();
-  if (!row) return row.error();
-  if (*row) {
-    blob_name_key_ = (*get)->Blob(0);
-    (*get)->Reset();
-    if (blob_name_key_.size() != 32) return Fail(ArchiveCode::kDamaged, db_->path() + " is damaged: bad blob naming key");
+  auto name_key = meta_.Get("blob_name_key");
+  if (!name_key) return name_key.error();
+  if (name_key->has_value()) {
+    if ((*name_key)->size() != 32) return Fail(ArchiveCode::kDamaged, db_->path() + " is damaged: bad blob naming key");
+    attachments_.SetNameKey(**name_key);
     return {};
   }
-  (*get)->Reset();
-  blob_name_key_ = crypto::RandomBytes(32);
-  auto put = db_->Prepare("INSERT INTO meta (name, value) VALUES ('blob_name_key', ?1)");
-  if (!put) return put.error();
-  return (*put)->Reset().BindBlob(1, blob_name_key_).Run();
+  Bytes fresh = crypto::RandomBytes(32);
+  if (auto st = meta_.Put("blob_name_key", fresh); !st) return st;
+  attachments_.SetNameKey(std::move(fresh));
+  return {};
 }
 
 ArchiveResult<std::unique_ptr<Archive>> Archive::OpenRaw(const std::string& path, const std::string& blob_dir,
@@ -302,416 +278,64 @@ ArchiveStatus Archive::Batch(const std::function<ArchiveStatus()>& body) {
 // ---- rosters ------------------------------------------------------------------------------
 
 ArchiveStatus Archive::RecordRoster(const std::string& network_id, std::uint64_t version,
-                                    crypto::ByteView signed_roster, std::int64_t at) {
-  auto s = db_->Prepare(
-      "INSERT OR IGNORE INTO rosters (network_id, version, signed_roster, received_at) VALUES (?1, ?2, ?3, ?4)");
-  if (!s) return s.error();
-  return (*s)->Reset().Bind(1, network_id).Bind(2, static_cast<std::int64_t>(version)).BindBlob(3, signed_roster)
-      .Bind(4, at).Run();
-}
+                                    crypto::ByteView signed_roster, std::int64_t at) { return rosters_.Record(network_id, version, signed_roster, at); }
 
-namespace {
-ArchiveResult<std::int64_t> CountOf(Db& db, const char* sql) {
-  auto s = db.Prepare(sql);
-  if (!s) return s.error();
-  auto row = (*s)->Reset().Step();
-  if (!row) return row.error();
-  std::int64_t n = (*s)->Int(0);
-  (*s)->Reset();
-  return n;
-}
-}  // namespace
 
-ArchiveResult<std::int64_t> Archive::RosterCount() { return CountOf(*db_, "SELECT count(*) FROM rosters"); }
-ArchiveResult<std::int64_t> Archive::MessageCount() { return CountOf(*db_, "SELECT count(*) FROM messages"); }
+ArchiveResult<std::int64_t> Archive::RosterCount() { return rosters_.Count(); }
+ArchiveResult<std::int64_t> Archive::MessageCount() { return messages_.Count(); }
 
 // ---- messages -----------------------------------------------------------------------------
 
-ArchiveStatus Archive::IndexText(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
-                                 const std::string& sender, const std::string& subject, const std::string& body,
-                                 std::int64_t created_at) {
-  // newest_at (see Archive::Search): the item with the greatest id carries the bound so far.
-  auto item = db_->Prepare(
-      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at, newest_at) VALUES (?1, ?2, ?3, ?4, "
-      "?5, ?6, max(?6, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?6)))");
-  if (!item) return item.error();
-  if (auto st = (*item)->Reset().Bind(1, kind).BindBlob(2, ref).Bind(3, thread_uid).Bind(4, sender).Bind(5, subject)
-                    .Bind(6, created_at).Run();
-      !st) {
-    return st;
-  }
-  auto text = db_->Prepare("INSERT INTO search_text (docid, subject, body) VALUES (?1, ?2, ?3)");
-  if (!text) return text.error();
-  return (*text)->Reset().Bind(1, db_->LastInsertRowid()).Bind(2, subject).Bind(3, body).Run();
-}
 
-ArchiveResult<bool> Archive::AddMessage(const MessageRecord& m) {
-  auto seen = db_->Prepare("INSERT OR IGNORE INTO seen_ids (message_id, seen_at) VALUES (?1, ?2)");
-  if (!seen) return seen.error();
-  if (auto st = (*seen)->Reset().BindBlob(1, m.message_id).Bind(2, m.stored_at).Run(); !st) return st.error();
-  if (db_->Changes() == 0) return false;  // a duplicate: recognised, not stored twice
-  auto ins = db_->Prepare(
-      "INSERT INTO messages (message_id, direction, sender, recipients, created_at, stored_at, content_type, "
-      "envelope, content, subject, body, thread_uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-  if (!ins) return ins.error();
-  if (auto st = (*ins)->Reset().BindBlob(1, m.message_id).Bind(2, m.direction).Bind(3, m.sender)
-                    .Bind(4, m.recipients).Bind(5, m.created_at).Bind(6, m.stored_at).Bind(7, m.content_type)
-                    .BindBlob(8, m.envelope).BindBlob(9, m.content).Bind(10, m.subject).Bind(11, m.body)
-                    .Bind(12, m.thread_uid).Run();
-      !st) {
-    return st.error();
-  }
-  if (auto st = IndexText("message", m.message_id, m.thread_uid, m.sender, m.subject, m.body, m.created_at); !st) {
-    return st.error();
-  }
-  return true;
-}
+ArchiveResult<bool> Archive::AddMessage(const MessageRecord& m) { return messages_.Add(m); }
 
-ArchiveResult<std::optional<MessageRecord>> Archive::GetMessage(crypto::ByteView message_id) {
-  auto s = db_->Prepare(
-      "SELECT direction, sender, recipients, created_at, stored_at, content_type, envelope, content, subject, body, "
-      "thread_uid FROM messages WHERE message_id = ?1");
-  if (!s) return s.error();
-  auto row = (*s)->Reset().BindBlob(1, message_id).Step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<MessageRecord>();
-  Stmt& q = **s;
-  MessageRecord m{Bytes(message_id.begin(), message_id.end()), q.Text(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4),
-                  q.Text(5), q.Blob(6), q.Blob(7), q.Text(10), q.Text(8), q.Text(9)};
-  q.Reset();
-  return std::optional<MessageRecord>(std::move(m));
-}
+ArchiveResult<std::optional<MessageRecord>> Archive::GetMessage(crypto::ByteView message_id) { return messages_.Get(message_id); }
 
 // ---- threads, drafts, notices ---------------------------------------------------------------
 
-ArchiveStatus Archive::PutThread(const ThreadRecord& t) {
-  // SQLite 3.15 has no UPSERT: insert if new, then update what may change.
-  auto ins = db_->Prepare(
-      "INSERT OR IGNORE INTO threads (thread_uid, subject, kind, status, created_at, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!ins) return ins.error();
-  if (auto st = (*ins)->Reset().Bind(1, t.thread_uid).Bind(2, t.subject).Bind(3, t.kind).Bind(4, t.status)
-                    .Bind(5, t.created_at).Bind(6, t.updated_at).Run();
-      !st) {
-    return st;
-  }
-  auto upd = db_->Prepare("UPDATE threads SET subject = ?2, status = ?3, updated_at = ?4 WHERE thread_uid = ?1");
-  if (!upd) return upd.error();
-  return (*upd)->Reset().Bind(1, t.thread_uid).Bind(2, t.subject).Bind(3, t.status).Bind(4, t.updated_at).Run();
-}
+ArchiveStatus Archive::PutThread(const ThreadRecord& t) { return threads_.Put(t); }
 
-ArchiveResult<std::optional<ThreadRecord>> Archive::GetThread(const std::string& thread_uid) {
-  auto s = db_->Prepare("SELECT subject, kind, status, created_at, updated_at FROM threads WHERE thread_uid = ?1");
-  if (!s) return s.error();
-  auto row = (*s)->Reset().Bind(1, thread_uid).Step();
-  if (!row) return row.error();
-  if (!*row) return std::optional<ThreadRecord>();
-  Stmt& q = **s;
-  ThreadRecord t{thread_uid, q.Text(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4)};
-  q.Reset();
-  return std::optional<ThreadRecord>(std::move(t));
-}
+ArchiveResult<std::optional<ThreadRecord>> Archive::GetThread(const std::string& thread_uid) { return threads_.Get(thread_uid); }
 
-ArchiveStatus Archive::AddDraft(const DraftVersion& d) {
-  auto s = db_->Prepare(
-      "INSERT INTO draft_versions (thread_id, version, message_id, author, text, created_at) "
-      "SELECT id, ?2, ?3, ?4, ?5, ?6 FROM threads WHERE thread_uid = ?1");
-  if (!s) return s.error();
-  if (auto st = (*s)->Reset().Bind(1, d.thread_uid).Bind(2, d.version).BindBlob(3, d.message_id).Bind(4, d.author)
-                    .Bind(5, d.text).Bind(6, d.created_at).Run();
-      !st) {
-    return st;
-  }
-  if (db_->Changes() == 0) return Fail(ArchiveCode::kInvalid, "no thread " + d.thread_uid + " for this draft");
-  auto thread = GetThread(d.thread_uid);
-  if (!thread) return thread.error();
-  return IndexText("draft", d.message_id, d.thread_uid, d.author, (*thread)->subject, d.text, d.created_at);
-}
+ArchiveStatus Archive::AddDraft(const DraftVersion& d) { return threads_.AddDraft(d); }
 
-ArchiveResult<std::vector<DraftVersion>> Archive::Drafts(const std::string& thread_uid) {
-  auto s = db_->Prepare(
-      "SELECT d.version, d.message_id, d.author, d.text, d.created_at FROM draft_versions d "
-      "JOIN threads t ON t.id = d.thread_id WHERE t.thread_uid = ?1 ORDER BY d.version");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().Bind(1, thread_uid);
-  std::vector<DraftVersion> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({thread_uid, q.Int(0), q.Blob(1), q.Text(2), q.Text(3), q.Int(4)});
-  }
-  return out;
-}
+ArchiveResult<std::vector<DraftVersion>> Archive::Drafts(const std::string& thread_uid) { return threads_.Drafts(thread_uid); }
 
-ArchiveStatus Archive::AddNotice(const NoticeRecord& n) {
-  auto s = db_->Prepare(
-      "INSERT INTO notices (message_id, sender, subject, body, confidentiality, use_conditions, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!s) return s.error();
-  if (auto st = (*s)->Reset().BindBlob(1, n.message_id).Bind(2, n.sender).Bind(3, n.subject).Bind(4, n.body)
-                    .Bind(5, n.confidentiality).Bind(6, n.use_conditions).Bind(7, n.created_at).Run();
-      !st) {
-    return st;
-  }
-  return IndexText("notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at);
-}
+ArchiveStatus Archive::AddNotice(const NoticeRecord& n) { return notices_.Add(n); }
 
 // ---- outbox, receipts -----------------------------------------------------------------------
 
-ArchiveStatus Archive::Enqueue(const OutboxEntry& e) {
-  auto s = db_->Prepare(
-      "INSERT INTO outbox (message_id, recipient, envelope, next_attempt_at, attempts, expires_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-  if (!s) return s.error();
-  return (*s)->Reset().BindBlob(1, e.message_id).Bind(2, e.recipient).BindBlob(3, e.envelope)
-      .Bind(4, e.next_attempt_at).Bind(5, e.attempts).Bind(6, e.expires_at).Run();
-}
+ArchiveStatus Archive::Enqueue(const OutboxEntry& e) { return outbox_.Enqueue(e); }
 
-ArchiveResult<std::vector<OutboxEntry>> Archive::DueOutbox(std::int64_t now, int limit) {
-  auto s = db_->Prepare(
-      "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "
-      "WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().Bind(1, now).Bind(2, static_cast<std::int64_t>(limit));
-  std::vector<OutboxEntry> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({q.Int(0), q.Blob(1), q.Text(2), q.Blob(3), q.Int(4), q.Int(5), q.Int(6)});
-  }
-  return out;
-}
+ArchiveResult<std::vector<OutboxEntry>> Archive::DueOutbox(std::int64_t now, int limit) { return outbox_.Due(now, limit); }
 
-ArchiveStatus Archive::RecordAttempt(std::int64_t id, std::int64_t next_attempt_at) {
-  auto s = db_->Prepare("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1");
-  if (!s) return s.error();
-  return (*s)->Reset().Bind(1, id).Bind(2, next_attempt_at).Run();
-}
+ArchiveStatus Archive::RecordAttempt(std::int64_t id, std::int64_t next_attempt_at) { return outbox_.RecordAttempt(id, next_attempt_at); }
 
-ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) {
-  auto s = db_->Prepare("DELETE FROM outbox WHERE id = ?1");
-  if (!s) return s.error();
-  return (*s)->Reset().Bind(1, id).Run();
-}
+ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove(id); }
 
-ArchiveStatus Archive::AddReceipt(const ReceiptRecord& r) {
-  auto s = db_->Prepare(
-      "INSERT OR IGNORE INTO receipts (message_id, party, kind, signed_receipt, received_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
-  if (!s) return s.error();
-  return (*s)->Reset().BindBlob(1, r.message_id).Bind(2, r.party).Bind(3, r.kind).BindBlob(4, r.signed_receipt)
-      .Bind(5, r.received_at).Run();
-}
+ArchiveStatus Archive::AddReceipt(const ReceiptRecord& r) { return receipts_.Add(r); }
 
-ArchiveResult<std::vector<ReceiptRecord>> Archive::Receipts(crypto::ByteView message_id) {
-  auto s = db_->Prepare(
-      "SELECT party, kind, signed_receipt, received_at FROM receipts WHERE message_id = ?1 ORDER BY id");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().BindBlob(1, message_id);
-  std::vector<ReceiptRecord> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({Bytes(message_id.begin(), message_id.end()), q.Text(0), q.Text(1), q.Blob(2), q.Int(3)});
-  }
-  return out;
-}
+ArchiveResult<std::vector<ReceiptRecord>> Archive::Receipts(crypto::ByteView message_id) { return receipts_.ForMessage(message_id); }
 
 // ---- attachments ----------------------------------------------------------------------------
 
-std::string Archive::BlobPath(crypto::ByteView content_hash) const {
-  std::string name = Hex(crypto::Blake2bKeyed(blob_name_key_, content_hash, 32));
-  return blob_dir_ + "/" + name.substr(0, 2) + "/" + name;
-}
 
 ArchiveResult<AttachmentRecord> Archive::AddAttachment(std::istream& in, const std::string& name,
                                                        const std::string& media_type, crypto::ByteView message_id,
-                                                       std::int64_t at) {
-  if (::mkdir(blob_dir_.c_str(), 0700) != 0 && errno != EEXIST) return IoFail("cannot create", blob_dir_);
-  crypto::SecretBytes file_key(crypto_secretstream_xchacha20poly1305_KEYBYTES);
-  crypto_secretstream_xchacha20poly1305_keygen(file_key.data());
-  std::string tmp = blob_dir_ + "/incoming-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return IoFail("cannot create a blob in", blob_dir_);
-  ::close(fd);
-  crypto::StreamSummary summary;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    auto enc = crypto::EncryptStream(file_key, in, out);
-    if (!enc || !out.flush()) {
-      ::unlink(tmp.c_str());
-      return Fail(ArchiveCode::kFull, "cannot write attachment " + name + " to " + blob_dir_ +
-                                          (enc ? "" : ": " + enc.error().message));
-    }
-    summary = std::move(enc).value();
-  }
-  // Durability before the row that points at it.
-  fd = ::open(tmp.c_str(), O_RDONLY);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return IoFail("cannot sync", tmp);
-  }
-  ::close(fd);
+                                                       std::int64_t at) { return attachments_.Add(in, name, media_type, message_id, at); }
 
-  auto existing = db_->Prepare("SELECT size FROM attachments WHERE content_hash = ?1");
-  if (!existing) return existing.error();
-  auto row = (*existing)->Reset().BindBlob(1, summary.content_hash).Step();
-  if (!row) return row.error();
-  (*existing)->Reset();
-  AttachmentRecord rec{summary.content_hash, summary.plaintext_bytes, name, media_type,
-                       Bytes(message_id.begin(), message_id.end()), at};
-  if (*row) {
-    ::unlink(tmp.c_str());  // the same content is stored already
-    return rec;
-  }
-  const std::string path = BlobPath(summary.content_hash);
-  const std::string dir = path.substr(0, path.rfind('/'));
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoFail("cannot create", dir);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return IoFail("cannot store blob", path);
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  auto ins = db_->Prepare(
-      "INSERT INTO attachments (content_hash, size, name, media_type, message_id, file_key, stored_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!ins) return ins.error();
-  if (auto st = (*ins)->Reset().BindBlob(1, rec.content_hash).Bind(2, static_cast<std::int64_t>(rec.size))
-                    .Bind(3, name).Bind(4, media_type).BindBlob(5, rec.message_id).BindBlob(6, file_key.view())
-                    .Bind(7, at).Run();
-      !st) {
-    return st.error();
-  }
-  return rec;
-}
-
-ArchiveStatus Archive::ReadAttachment(crypto::ByteView content_hash, std::ostream& out) {
-  auto s = db_->Prepare("SELECT file_key FROM attachments WHERE content_hash = ?1");
-  if (!s) return s.error();
-  auto row = (*s)->Reset().BindBlob(1, content_hash).Step();
-  if (!row) return row.error();
-  if (!*row) return Fail(ArchiveCode::kMissing, "no attachment " + Hex(content_hash));
-  Bytes raw_key = (*s)->Blob(0);
-  (*s)->Reset();
-  crypto::SecretBytes key(raw_key.size());
-  std::copy(raw_key.begin(), raw_key.end(), key.data());
-  sodium_memzero(raw_key.data(), raw_key.size());
-  const std::string path = BlobPath(content_hash);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ArchiveCode::kDamaged, "attachment blob " + path + " is missing");
-  auto dec = crypto::DecryptStream(key, in, out);
-  if (!dec) return Fail(ArchiveCode::kDamaged, "attachment blob " + path + ": " + dec.error().message);
-  if (!crypto::ConstantTimeEqual(dec->content_hash, content_hash)) {
-    return Fail(ArchiveCode::kDamaged, "attachment blob " + path + " holds other content than recorded");
-  }
-  return {};
-}
+ArchiveStatus Archive::ReadAttachment(crypto::ByteView content_hash, std::ostream& out) { return attachments_.Read(content_hash, out); }
 
 // ---- audit ----------------------------------------------------------------------------------
 
 ArchiveStatus Archive::Audit(std::int64_t at, const std::string& actor, const std::string& action,
-                             const std::string& detail) {
-  auto head = db_->Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-  if (!head) return head.error();
-  auto row = (*head)->Reset().Step();
-  if (!row) return row.error();
-  std::int64_t seq = 1;
-  Bytes prev(32, 0);
-  if (*row) {
-    seq = (*head)->Int(0) + 1;
-    prev = (*head)->Blob(1);
-  }
-  (*head)->Reset();
-  Bytes hash = AuditHash(prev, seq, at, actor, action, detail);
-  auto ins = db_->Prepare(
-      "INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!ins) return ins.error();
-  if (auto st = (*ins)->Reset().Bind(1, seq).Bind(2, at).Bind(3, actor).Bind(4, action).Bind(5, detail)
-                    .BindBlob(6, prev).BindBlob(7, hash).Run();
-      !st) {
-    return st;
-  }
-  // The head is kept apart from the log, so deleting the newest entries also shows.
-  auto meta = db_->Prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('audit_head', ?1)");
-  if (!meta) return meta.error();
-  Bytes headv;
-  AppendLe(headv, static_cast<std::uint64_t>(seq), 8);
-  headv.insert(headv.end(), hash.begin(), hash.end());
-  return (*meta)->Reset().BindBlob(1, headv).Run();
-}
+                             const std::string& detail) { return audit_.Append(at, actor, action, detail); }
 
-ArchiveResult<std::vector<AuditEntry>> Archive::AuditTail(int limit) {
-  auto s = db_->Prepare(
-      "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT ?1");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().Bind(1, static_cast<std::int64_t>(limit));
-  std::vector<AuditEntry> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Blob(5), q.Blob(6)});
-  }
-  return out;
-}
+ArchiveResult<std::vector<AuditEntry>> Archive::AuditTail(int limit) { return audit_.Tail(limit); }
 
 // ---- search ---------------------------------------------------------------------------------
 
-// Newest first by (created_at, id), without sorting every match: the full-text index hands
-// out matches newest id first (order=DESC) as it reads them, and each item's newest_at bounds
-// the created_at of every item at or below its id, so once the page is full the walk stops at
-// the first item whose bound is no newer than the page's last hit. Messages arrive roughly in
-// created_at order, so a page of even the commonest word costs about `limit` rows.
-ArchiveResult<std::vector<SearchHit>> Archive::Search(const std::string& query, int limit) {
-  auto s = db_->Prepare(
-      "SELECT s.kind, s.thread_uid, s.sender, s.subject, s.created_at, s.ref, s.id, s.newest_at FROM search_text "
-      "JOIN search_items s ON s.id = search_text.docid WHERE search_text MATCH ?1 ORDER BY search_text.docid DESC");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().Bind(1, query);
-  struct Ranked {
-    std::int64_t created_at, id;
-    SearchHit hit;
-  };
-  auto newer = [](const Ranked& a, const Ranked& b) { return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id); };
-  std::vector<Ranked> page;  // a heap under `newer`: its front is the page's last (oldest) hit
-  const std::size_t want = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
-  for (;;) {
-    auto row = q.Step();
-    if (!row) {
-      // A malformed FTS query is the caller's mistake, not damage.
-      return Fail(ArchiveCode::kInvalid, "search '" + query + "' failed: " + row.error().message);
-    }
-    if (!*row) break;
-    const std::int64_t created_at = q.Int(4), id = q.Int(6);
-    if (page.size() >= want) {
-      if (want == 0 || q.Int(7) <= page.front().created_at) break;  // nothing from here on is newer
-      if (std::tie(created_at, id) < std::tie(page.front().created_at, page.front().id)) continue;
-      std::pop_heap(page.begin(), page.end(), newer);
-      page.pop_back();
-    }
-    page.push_back({created_at, id, {q.Text(0), q.Text(1), q.Text(2), q.Text(3), created_at, q.Blob(5)}});
-    std::push_heap(page.begin(), page.end(), newer);
-  }
-  q.Reset();
-  std::sort(page.begin(), page.end(), newer);
-  std::vector<SearchHit> out;
-  out.reserve(page.size());
-  for (Ranked& r : page) out.push_back(std::move(r.hit));
-  return out;
-}
+ArchiveResult<std::vector<SearchHit>> Archive::Search(const std::string& query, int limit) { return search_.Query(query, limit); }
 
 // ---- operations -----------------------------------------------------------------------------
 
@@ -730,71 +354,18 @@ ArchiveResult<VerifyReport> Archive::Verify() {
   report.checked.push_back("database integrity: ok (every page decrypts and every index matches)");
 
   // 2. The audit chain, end to end, and its recorded head.
-  auto s = db_->Prepare("SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log ORDER BY seq");
-  if (!s) return fail(s.error().message);
-  Stmt& q = **s;
-  q.Reset();
-  Bytes prev(32, 0);
-  std::int64_t expected = 1;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return fail("audit log unreadable: " + row.error().message);
-    if (!*row) break;
-    std::int64_t seq = q.Int(0);
-    if (seq != expected) {
-      q.Reset();
-      return fail("audit chain broken at entry " + std::to_string(expected) + ": entry missing (next is " +
-                  std::to_string(seq) + ")");
-    }
-    Bytes stored_prev = q.Blob(5);
-    Bytes stored_hash = q.Blob(6);
-    if (stored_prev != prev) {
-      q.Reset();
-      return fail("audit chain broken at entry " + std::to_string(seq) + ": it does not follow entry " +
-                  std::to_string(seq - 1));
-    }
-    if (AuditHash(prev, seq, q.Int(1), q.Text(2), q.Text(3), q.Text(4)) != stored_hash) {
-      q.Reset();
-      return fail("audit chain broken at entry " + std::to_string(seq) + ": its content was altered");
-    }
-    prev = stored_hash;
-    ++expected;
-  }
-  const std::int64_t entries = expected - 1;
-  auto head = db_->Prepare("SELECT value FROM meta WHERE name = 'audit_head'");
-  if (!head) return fail(head.error().message);
-  auto hrow = (*head)->Reset().Step();
-  if (!hrow) return fail(hrow.error().message);
-  if (*hrow || entries > 0) {
-    Bytes want;
-    if (*hrow) want = (*head)->Blob(0);
-    (*head)->Reset();
-    Bytes have;
-    AppendLe(have, static_cast<std::uint64_t>(entries), 8);
-    have.insert(have.end(), prev.begin(), prev.end());
-    if (want != have) return fail("audit chain broken at its end: entries after " + std::to_string(entries) + " were removed");
-  } else {
-    (*head)->Reset();
-  }
-  report.checked.push_back("audit chain: " + std::to_string(entries) + " entries, head " +
-                           (entries > 0 ? Hex(prev).substr(0, 16) : std::string("(empty)")));
+  auto chain = audit_.Verify();
+  if (!chain) return fail(chain.error().message);
+  report.checked.push_back(*chain);
 
   // 3. Every attachment blob decrypts to its recorded hash.
-  auto a = db_->Prepare("SELECT content_hash FROM attachments ORDER BY content_hash");
-  if (!a) return fail(a.error().message);
-  std::vector<Bytes> hashes;
-  (*a)->Reset();
-  for (;;) {
-    auto row = (*a)->Step();
-    if (!row) return fail(row.error().message);
-    if (!*row) break;
-    hashes.push_back((*a)->Blob(0));
-  }
-  for (const Bytes& h : hashes) {
+  auto hashes = attachments_.AllHashes();
+  if (!hashes) return fail(hashes.error().message);
+  for (const Bytes& h : *hashes) {
     std::ofstream sink("/dev/null", std::ios::binary);
-    if (auto st = ReadAttachment(h, sink); !st) return fail(st.error().message);
+    if (auto st = attachments_.Read(h, sink); !st) return fail(st.error().message);
   }
-  report.checked.push_back("attachments: " + std::to_string(hashes.size()) + " blobs decrypt to their recorded hashes");
+  report.checked.push_back("attachments: " + std::to_string(hashes->size()) + " blobs decrypt to their recorded hashes");
   return report;
 }
 
@@ -888,58 +459,47 @@ ArchiveResult<PurgeReport> Archive::Purge(std::int64_t before, std::int64_t at, 
   auto st = Batch([&]() -> ArchiveStatus {
     // Audit entries first, one per removed item, saying what went: the content itself goes.
     struct Kind {
-      const char* select;
+      std::function<ArchiveResult<std::vector<PurgeItem>>()> list;
       const char* action;
       std::int64_t* count;
     };
     const Kind kinds[] = {
-        {"SELECT message_id, created_at, sender FROM messages WHERE created_at < ?1", "purge-message", &report.messages},
-        {"SELECT message_id, created_at, author FROM draft_versions WHERE created_at < ?1", "purge-draft", &report.drafts},
-        {"SELECT message_id, created_at, sender FROM notices WHERE created_at < ?1", "purge-notice", &report.notices},
-        {"SELECT message_id, received_at, party FROM receipts WHERE received_at < ?1", "purge-receipt", &report.receipts},
-        {"SELECT content_hash, stored_at, name FROM attachments WHERE stored_at < ?1", "purge-attachment",
-         &report.attachments},
+        {[&] { return messages_.ListBefore(before); }, "purge-message", &report.messages},
+        {[&] { return threads_.ListDraftsBefore(before); }, "purge-draft", &report.drafts},
+        {[&] { return notices_.ListBefore(before); }, "purge-notice", &report.notices},
+        {[&] { return receipts_.ListBefore(before); }, "purge-receipt", &report.receipts},
+        {[&] { return attachments_.ListBefore(before); }, "purge-attachment", &report.attachments},
     };
     for (const Kind& k : kinds) {
-      auto sel = db_->Prepare(k.select);
-      if (!sel) return sel.error();
-      std::vector<std::tuple<Bytes, std::int64_t, std::string>> rows;
-      (*sel)->Reset().Bind(1, before);
-      for (;;) {
-        auto row = (*sel)->Step();
-        if (!row) return row.error();
-        if (!*row) break;
-        rows.emplace_back((*sel)->Blob(0), (*sel)->Int(1), (*sel)->Text(2));
+      auto items = k.list();
+      if (!items) return items.error();
+      for (const PurgeItem& item : *items) {
+        const std::string what = Hex(item.id) + " of " + std::to_string(item.when) + " from " + item.who;
+        if (auto a = audit_.Append(at, actor, k.action, what); !a) return a;
+        if (k.count == &report.attachments) blob_hashes.push_back(item.id);
       }
-      for (const auto& [id, when, who] : rows) {
-        if (auto a = Audit(at, actor, k.action, Hex(id) + " of " + std::to_string(when) + " from " + who); !a) return a;
-        if (std::string(k.action) == "purge-attachment") blob_hashes.push_back(id);
-      }
-      *k.count = static_cast<std::int64_t>(rows.size());
+      *k.count = static_cast<std::int64_t>(items->size());
     }
-    for (const char* sql : {
-             "DELETE FROM search_text WHERE docid IN (SELECT id FROM search_items WHERE created_at < ?1)",
-             "DELETE FROM search_items WHERE created_at < ?1",
-             "DELETE FROM messages WHERE created_at < ?1",
-             "DELETE FROM draft_versions WHERE created_at < ?1",
-             "DELETE FROM notices WHERE created_at < ?1",
-             "DELETE FROM receipts WHERE received_at < ?1",
-             "DELETE FROM attachments WHERE stored_at < ?1",
-         }) {
-      auto del = db_->Prepare(sql);
-      if (!del) return del.error();
-      if (auto d = (*del)->Reset().Bind(1, before).Run(); !d) return d;
+    const std::function<ArchiveStatus()> removals[] = {
+        [&] { return search_.DeleteBefore(before); },        [&] { return messages_.DeleteBefore(before); },
+        [&] { return threads_.DeleteDraftsBefore(before); }, [&] { return notices_.DeleteBefore(before); },
+        [&] { return receipts_.DeleteBefore(before); },      [&] { return attachments_.DeleteBefore(before); },
+    };
+    for (const auto& remove : removals) {
+      if (auto removed = remove(); !removed) return removed;
     }
-    return Audit(at, actor, "purge",
-                 "before " + std::to_string(before) + ": " + std::to_string(report.messages) + " messages, " +
-                     std::to_string(report.drafts) + " drafts, " + std::to_string(report.notices) + " notices, " +
-                     std::to_string(report.receipts) + " receipts, " + std::to_string(report.attachments) +
-                     " attachments");
+    return audit_.Append(at, actor, "purge",
+                         "before " + std::to_string(before) + ": " + std::to_string(report.messages) + " messages, " +
+                             std::to_string(report.drafts) + " drafts, " + std::to_string(report.notices) +
+                             " notices, " + std::to_string(report.receipts) + " receipts, " +
+                             std::to_string(report.attachments) + " attachments");
   });
   if (!st) return st.error();
-  for (const Bytes& h : blob_hashes) ::unlink(BlobPath(h).c_str());
+  for (const Bytes& h : blob_hashes) ::unlink(attachments_.BlobPath(h).c_str());
   // secure_delete zeroed the freed pages; the checkpoint takes old page images out of the WAL.
-  if (auto c = db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !c) return c.error();
+  // The purge is committed whatever happens here: a checkpoint that fails (a full disk) is
+  // reported, and the next one clears the WAL.
+  report.wal_checkpointed = db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok();
   return report;
 }
 

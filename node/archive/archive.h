@@ -18,113 +18,13 @@
 
 #include "crypto/keystore.h"
 #include "crypto/sodium.h"
+#include "node/archive/records.h"
+#include "node/archive/repositories.h"
 #include "node/archive/sqlite.h"
 
 namespace comity::archive {
 
-using crypto::Bytes;
-
 inline constexpr int kSchemaVersion = 3;
-
-struct MessageRecord {
-  Bytes message_id;          // BLAKE2b-256 of the envelope's signed body
-  std::string direction;     // "in" or "out"
-  std::string sender;        // MEMBER@NETWORK
-  std::string recipients;    // MEMBER@NETWORK,...
-  std::int64_t created_at = 0;
-  std::int64_t stored_at = 0;
-  std::string content_type;
-  Bytes envelope;            // the exact signed envelope bytes
-  Bytes content;             // the decrypted plaintext
-  std::string thread_uid;    // empty: not part of a thread
-  std::string subject;       // indexed for search
-  std::string body;          // indexed for search
-};
-
-struct ThreadRecord {
-  std::string thread_uid;
-  std::string subject;
-  std::string kind;          // e.g. mla-request, extradition
-  std::string status;        // e.g. draft, agreed, submitted
-  std::int64_t created_at = 0;
-  std::int64_t updated_at = 0;
-};
-
-struct DraftVersion {
-  std::string thread_uid;
-  std::int64_t version = 0;
-  Bytes message_id;
-  std::string author;        // MEMBER@NETWORK
-  std::string text;          // indexed for search
-  std::int64_t created_at = 0;
-};
-
-struct NoticeRecord {
-  Bytes message_id;
-  std::string sender;
-  std::string subject;       // indexed
-  std::string body;          // indexed
-  std::string confidentiality;
-  std::string use_conditions;
-  std::int64_t created_at = 0;
-};
-
-struct OutboxEntry {
-  std::int64_t id = 0;
-  Bytes message_id;
-  std::string recipient;
-  Bytes envelope;
-  std::int64_t next_attempt_at = 0;
-  std::int64_t attempts = 0;
-  std::int64_t expires_at = 0;  // 0: never
-};
-
-struct ReceiptRecord {
-  Bytes message_id;
-  std::string party;
-  std::string kind;          // custody, delivered, read, conditions-accepted
-  Bytes signed_receipt;
-  std::int64_t received_at = 0;
-};
-
-struct AttachmentRecord {
-  Bytes content_hash;        // BLAKE2b-256 of the plaintext
-  std::uint64_t size = 0;
-  std::string name;
-  std::string media_type;
-  Bytes message_id;
-  std::int64_t stored_at = 0;
-};
-
-struct AuditEntry {
-  std::int64_t seq = 0;
-  std::int64_t at = 0;
-  std::string actor;
-  std::string action;
-  std::string detail;
-  Bytes prev_hash;
-  Bytes hash;
-};
-
-struct SearchHit {
-  std::string kind;          // message, draft, notice
-  std::string thread_uid;
-  std::string sender;
-  std::string subject;
-  std::int64_t created_at = 0;
-  Bytes message_id;
-};
-
-// What `archive verify` found. ok only when every check held.
-struct VerifyReport {
-  bool ok = true;
-  std::vector<std::string> checked;   // one line per check that passed
-  std::string first_break;            // empty when ok
-};
-
-struct PurgeReport {
-  std::int64_t messages = 0, drafts = 0, notices = 0, receipts = 0, attachments = 0;
-};
 
 // Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
 ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);
@@ -198,19 +98,26 @@ class Archive {
 
  private:
   Archive(std::unique_ptr<Db> db, std::string home, std::string blob_dir, crypto::SecretBytes key)
-      : db_(std::move(db)), home_(std::move(home)), blob_dir_(std::move(blob_dir)), key_(std::move(key)) {}
+      : db_(std::move(db)), home_(std::move(home)), key_(std::move(key)), meta_(*db_), rosters_(*db_),
+        search_(*db_), messages_(*db_, search_), threads_(*db_, search_), notices_(*db_, search_), outbox_(*db_),
+        receipts_(*db_), attachments_(*db_, std::move(blob_dir)), audit_(*db_, meta_) {}
   ArchiveStatus Setup(int target_version);
-  ArchiveStatus IndexText(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
-                          const std::string& sender, const std::string& subject, const std::string& body,
-                          std::int64_t created_at);
-  std::string BlobPath(crypto::ByteView content_hash) const;
 
   std::unique_ptr<Db> db_;
   std::string home_;
-  std::string blob_dir_;
   crypto::SecretBytes key_;  // the SQLCipher key, for keying backups alike (locked memory)
-  Bytes blob_name_key_;
   int schema_version_ = 0;
+  // The repositories, each over db_ (declared after it, so built after it).
+  MetaRepository meta_;
+  RosterRepository rosters_;
+  SearchIndex search_;
+  MessageRepository messages_;
+  ThreadRepository threads_;
+  NoticeRepository notices_;
+  OutboxRepository outbox_;
+  ReceiptRepository receipts_;
+  AttachmentRepository attachments_;
+  AuditLog audit_;
 };
 
 // Restores HOME/archive.db and HOME/archive.kdf from a backup made by Archive::Backup, after

@@ -1,0 +1,168 @@
+// The archive's repositories: one class per group of tables, and the only place that holds
+// SQL for them. Each borrows the Archive's connection (Db) and prepares its statements once
+// (Db caches them). Writes must run inside Archive::Batch. Internal to node/archive: the rest
+// of the node goes through archive.h. Same thread as the owning Archive.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "node/archive/records.h"
+#include "node/archive/sqlite.h"
+
+namespace comity::archive {
+
+// One item a purge removes: what it was, when, from whom (for the audit entry).
+struct PurgeItem {
+  Bytes id;
+  std::int64_t when = 0;
+  std::string who;
+};
+
+// meta: named values of the archive itself (blob naming key, audit head).
+class MetaRepository {
+ public:
+  explicit MetaRepository(Db& db) : db_(db) {}
+  ArchiveResult<std::optional<Bytes>> Get(const std::string& name);
+  ArchiveStatus Put(const std::string& name, crypto::ByteView value);
+
+ private:
+  Db& db_;
+};
+
+// rosters: every signed roster this node accepted or published, once per version.
+class RosterRepository {
+ public:
+  explicit RosterRepository(Db& db) : db_(db) {}
+  ArchiveStatus Record(const std::string& network_id, std::uint64_t version, crypto::ByteView signed_roster,
+                       std::int64_t at);
+  ArchiveResult<std::int64_t> Count();
+
+ private:
+  Db& db_;
+};
+
+// search_items + search_text (FTS4): what people wrote, found newest first.
+class SearchIndex {
+ public:
+  explicit SearchIndex(Db& db) : db_(db) {}
+  ArchiveStatus Add(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
+                    const std::string& sender, const std::string& subject, const std::string& body,
+                    std::int64_t created_at);
+  ArchiveResult<std::vector<SearchHit>> Query(const std::string& query, int limit);
+  ArchiveStatus DeleteBefore(std::int64_t before);
+
+ private:
+  Db& db_;
+};
+
+// messages + seen_ids: every envelope sent or received, exactly once.
+class MessageRepository {
+ public:
+  MessageRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
+  ArchiveResult<bool> Add(const MessageRecord& m);
+  ArchiveResult<std::optional<MessageRecord>> Get(crypto::ByteView message_id);
+  ArchiveResult<std::int64_t> Count();
+  ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
+  ArchiveStatus DeleteBefore(std::int64_t before);
+
+ private:
+  Db& db_;
+  SearchIndex& index_;
+};
+
+// threads + draft_versions: draft-request threads and their versions.
+class ThreadRepository {
+ public:
+  ThreadRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
+  ArchiveStatus Put(const ThreadRecord& t);
+  ArchiveResult<std::optional<ThreadRecord>> Get(const std::string& thread_uid);
+  ArchiveStatus AddDraft(const DraftVersion& d);
+  ArchiveResult<std::vector<DraftVersion>> Drafts(const std::string& thread_uid);
+  ArchiveResult<std::vector<PurgeItem>> ListDraftsBefore(std::int64_t before);
+  ArchiveStatus DeleteDraftsBefore(std::int64_t before);
+
+ private:
+  Db& db_;
+  SearchIndex& index_;
+};
+
+// notices: spontaneous information with its confidentiality and use conditions.
+class NoticeRepository {
+ public:
+  NoticeRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
+  ArchiveStatus Add(const NoticeRecord& n);
+  ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
+  ArchiveStatus DeleteBefore(std::int64_t before);
+
+ private:
+  Db& db_;
+  SearchIndex& index_;
+};
+
+// outbox: deliveries still owed, with their next attempt.
+class OutboxRepository {
+ public:
+  explicit OutboxRepository(Db& db) : db_(db) {}
+  ArchiveStatus Enqueue(const OutboxEntry& e);
+  ArchiveResult<std::vector<OutboxEntry>> Due(std::int64_t now, int limit);
+  ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
+  ArchiveStatus Remove(std::int64_t id);
+
+ private:
+  Db& db_;
+};
+
+// receipts: what recipients signed they received.
+class ReceiptRepository {
+ public:
+  explicit ReceiptRepository(Db& db) : db_(db) {}
+  ArchiveStatus Add(const ReceiptRecord& r);
+  ArchiveResult<std::vector<ReceiptRecord>> ForMessage(crypto::ByteView message_id);
+  ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
+  ArchiveStatus DeleteBefore(std::int64_t before);
+
+ private:
+  Db& db_;
+};
+
+// attachments: metadata and per-file keys; the bytes are secretstream files under blob_dir.
+class AttachmentRepository {
+ public:
+  AttachmentRepository(Db& db, std::string blob_dir) : db_(db), blob_dir_(std::move(blob_dir)) {}
+  void SetNameKey(Bytes key) { name_key_ = std::move(key); }
+  ArchiveResult<AttachmentRecord> Add(std::istream& in, const std::string& name, const std::string& media_type,
+                                      crypto::ByteView message_id, std::int64_t at);
+  ArchiveStatus Read(crypto::ByteView content_hash, std::ostream& out);
+  ArchiveResult<std::vector<Bytes>> AllHashes();
+  ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
+  ArchiveStatus DeleteBefore(std::int64_t before);
+  std::string BlobPath(crypto::ByteView content_hash) const;
+
+ private:
+  Db& db_;
+  std::string blob_dir_;
+  Bytes name_key_;
+};
+
+// audit_log: the hash-chained legal trace (docs/PROTOCOL.md §9.1).
+class AuditLog {
+ public:
+  AuditLog(Db& db, MetaRepository& meta) : db_(db), meta_(meta) {}
+  ArchiveStatus Append(std::int64_t at, const std::string& actor, const std::string& action,
+                       const std::string& detail);
+  ArchiveResult<std::vector<AuditEntry>> Tail(int limit);
+  // Walks the chain from the first entry to the recorded head. On success returns a line
+  // for the report; on a break, the break's description as the error message (kDamaged).
+  ArchiveResult<std::string> Verify();
+
+ private:
+  Db& db_;
+  MetaRepository& meta_;
+};
+
+}  // namespace comity::archive
