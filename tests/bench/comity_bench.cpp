@@ -1,7 +1,11 @@
 // comity-bench: speed of Comity's crypto paths against the raw libsodium primitives they are
 // built on, measured in the same run on the same machine, printed as JSON. Each figure is the
 // median of several rounds; the ratio (ours / baseline time) is what to watch, since absolute
-// numbers on shared machines are noisy. Usage: comity-bench [--quick] [--only NAME]
+// numbers on shared machines are noisy.
+// Usage: comity-bench [crypto] [--quick] [--only NAME]      the crypto rows (the default)
+//        comity-bench archive [--quick] [--messages N] [--dir DIR]   the archive (archive_bench.cpp)
+#include "archive_bench.h"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -194,14 +198,18 @@ Row VerifyMemberRow(int iterations, int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int first_arg = 1;
+  if (argc > 1 && std::string(argv[1]) == "archive") return comity::bench::RunArchiveBench(argc - 2, argv + 2);
+  if (argc > 1 && std::string(argv[1]) == "crypto") first_arg = 2;
   bool quick = false;
   std::string only;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = first_arg; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
-      std::fprintf(stderr, "usage: comity-bench [--quick] [--only NAME_PREFIX]\n");
+      std::fprintf(stderr, "usage: comity-bench [crypto] [--quick] [--only NAME_PREFIX]\n"
+                         "       comity-bench archive [--quick] [--messages N] [--dir DIR]\n");
       return 2;
     }
   }
