@@ -116,7 +116,8 @@ CREATE TABLE search_items (
   -- Archive::Search when no older item can still make its page. IndexText sets it; the
   -- default, never too small, would only make searches read further.
   newest_at INTEGER NOT NULL DEFAULT 9223372036854775807);
-CREATE INDEX search_items_ref ON search_items (ref);
+-- No index on ref: nothing looks items up by it, and an index on a random key costs every
+-- insert a page read (and decryption) somewhere in the file.
 -- order=DESC: doclists run newest docid first, so a search streams its matches newest first
 -- instead of reading every one of them before the first.
 CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, tokenize=unicode61, order=DESC);

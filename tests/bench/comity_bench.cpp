@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       std::fprintf(stderr, "usage: comity-bench [crypto] [--quick] [--only NAME_PREFIX]\n"
-                         "       comity-bench archive [--quick] [--messages N] [--dir DIR]\n");
+                         "       comity-bench archive [--quick] [--messages N] [--dir DIR] [--keep]\n");
       return 2;
     }
   }
