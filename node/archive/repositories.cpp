@@ -49,6 +49,19 @@ ArchiveError IoFail(const std::string& what, const std::string& path) {
 
 std::string Hex(crypto::ByteView b) { return crypto::ToHex(b); }
 
+// Steps a bound statement to its end, turning each row into a T with `row`.
+template <class T, class RowFn>
+ArchiveResult<std::vector<T>> Collect(Stmt& q, RowFn row) {
+  std::vector<T> out;
+  for (;;) {
+    auto more = q.Step();
+    if (!more) return more.error();
+    if (!*more) break;
+    out.push_back(row(q));
+  }
+  return out;
+}
+
 ArchiveResult<std::int64_t> CountOf(Db& db, const char* sql) {
   auto s = db.Prepare(sql);
   if (!s) return s.error();
@@ -64,14 +77,7 @@ ArchiveResult<std::vector<PurgeItem>> Items(Db& db, const char* sql, std::int64_
   auto s = db.Prepare(sql);
   if (!s) return s.error();
   (*s)->Reset().Bind(1, before);
-  std::vector<PurgeItem> out;
-  for (;;) {
-    auto row = (*s)->Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({(*s)->Blob(0), (*s)->Int(1), (*s)->Text(2)});
-  }
-  return out;
+  return Collect<PurgeItem>(**s, [](Stmt& r) { return PurgeItem{r.Blob(0), r.Int(1), r.Text(2)}; });
 }
 
 ArchiveStatus RunWith(Db& db, const char* sql, std::int64_t value) {
@@ -289,14 +295,8 @@ ArchiveResult<std::vector<DraftVersion>> ThreadRepository::Drafts(const std::str
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().Bind(1, thread_uid);
-  std::vector<DraftVersion> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({thread_uid, q.Int(0), q.Blob(1), q.Text(2), q.Text(3), q.Int(4)});
-  }
-  return out;
+  return Collect<DraftVersion>(
+      q, [&](Stmt& r) { return DraftVersion{thread_uid, r.Int(0), r.Blob(1), r.Text(2), r.Text(3), r.Int(4)}; });
 }
 
 ArchiveResult<std::vector<PurgeItem>> ThreadRepository::ListDraftsBefore(std::int64_t before) {
@@ -348,14 +348,8 @@ ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::Due(std::int64_t now, 
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().Bind(1, now).Bind(2, static_cast<std::int64_t>(limit));
-  std::vector<OutboxEntry> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({q.Int(0), q.Blob(1), q.Text(2), q.Blob(3), q.Int(4), q.Int(5), q.Int(6)});
-  }
-  return out;
+  return Collect<OutboxEntry>(
+      q, [&](Stmt& r) { return OutboxEntry{r.Int(0), r.Blob(1), r.Text(2), r.Blob(3), r.Int(4), r.Int(5), r.Int(6)}; });
 }
 
 ArchiveStatus OutboxRepository::RecordAttempt(std::int64_t id, std::int64_t next_attempt_at) {
@@ -387,14 +381,9 @@ ArchiveResult<std::vector<ReceiptRecord>> ReceiptRepository::ForMessage(crypto::
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().BindBlob(1, message_id);
-  std::vector<ReceiptRecord> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({Bytes(message_id.begin(), message_id.end()), q.Text(0), q.Text(1), q.Blob(2), q.Int(3)});
-  }
-  return out;
+  return Collect<ReceiptRecord>(q, [&](Stmt& r) {
+    return ReceiptRecord{Bytes(message_id.begin(), message_id.end()), r.Text(0), r.Text(1), r.Blob(2), r.Int(3)};
+  });
 }
 
 ArchiveResult<std::vector<PurgeItem>> ReceiptRepository::ListBefore(std::int64_t before) {
@@ -503,15 +492,8 @@ ArchiveStatus AttachmentRepository::Read(crypto::ByteView content_hash, std::ost
 ArchiveResult<std::vector<Bytes>> AttachmentRepository::AllHashes() {
   auto a = db_.Prepare("SELECT content_hash FROM attachments ORDER BY content_hash");
   if (!a) return a.error();
-  std::vector<Bytes> hashes;
   (*a)->Reset();
-  for (;;) {
-    auto row = (*a)->Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    hashes.push_back((*a)->Blob(0));
-  }
-  return hashes;
+  return Collect<Bytes>(**a, [](Stmt& r) { return r.Blob(0); });
 }
 
 ArchiveResult<std::vector<PurgeItem>> AttachmentRepository::ListBefore(std::int64_t before) {
@@ -559,14 +541,9 @@ ArchiveResult<std::vector<AuditEntry>> AuditLog::Tail(int limit) {
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().Bind(1, static_cast<std::int64_t>(limit));
-  std::vector<AuditEntry> out;
-  for (;;) {
-    auto row = q.Step();
-    if (!row) return row.error();
-    if (!*row) break;
-    out.push_back({q.Int(0), q.Int(1), q.Text(2), q.Text(3), q.Text(4), q.Blob(5), q.Blob(6)});
-  }
-  return out;
+  return Collect<AuditEntry>(q, [&](Stmt& r) {
+    return AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Blob(5), r.Blob(6)};
+  });
 }
 
 ArchiveResult<std::string> AuditLog::Verify() {
