@@ -42,7 +42,11 @@ run init $(node es-mj) --id ES-MJ --name "Ministerio de Justicia" --country ES -
 run init $(node ar-mpf) --id AR-MPF --name "Ministerio Publico Fiscal" --country AR --listen tcp://127.0.0.1:47012
 run init $(node pt-pgr) --id PT-PGR --name "Procuradoria-Geral da Republica" --country PT --via IBR-SEC
 for n in es-mj ar-mpf pt-pgr; do run enroll $(node $n) --out $n.request; done
-run network admit $(node ibr-sec) --request es-mj.request --role central-authority --languages es,en --forms comity,email --contact-24-7
+# The coordinator inspects the request and admits it only with the fingerprint the applicant
+# read over the phone (here taken from the applicant's own enroll output).
+run network inspect --request es-mj.request
+fp=$("$COMITYD" network inspect --request es-mj.request | sed -n 's/^Fingerprint: //p')
+run network admit $(node ibr-sec) --request es-mj.request --role central-authority --languages es,en --forms comity,email --contact-24-7 --expect-fingerprint "$fp"
 run network admit $(node ibr-sec) --request ar-mpf.request --role competent-authority --languages es
 run network admit $(node ibr-sec) --request pt-pgr.request --role central-authority --languages pt,es,en
 run network publish $(node ibr-sec) --out iberred-v2.roster
