@@ -43,7 +43,8 @@ run init $(node ar-mpf) --id AR-MPF --name "Ministerio Publico Fiscal" --country
 run init $(node pt-pgr) --id PT-PGR --name "Procuradoria-Geral da Republica" --country PT --via IBR-SEC
 for n in es-mj ar-mpf pt-pgr; do run enroll $(node $n) --out $n.request; done
 # The coordinator inspects the request and admits it only with the fingerprint the applicant
-# read over the phone (here taken from the applicant's own enroll output).
+# read over the phone (the demo reads it back from the request itself; in practice it comes
+# from the applicant, who saw it printed by enroll).
 run network inspect --request es-mj.request
 fp=$("$COMITYD" network inspect --request es-mj.request | sed -n 's/^Fingerprint: //p')
 run network admit $(node ibr-sec) --request es-mj.request --role central-authority --languages es,en --forms comity,email --contact-24-7 --expect-fingerprint "$fp"
