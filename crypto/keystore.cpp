@@ -49,7 +49,10 @@ Result<SecretBytes> DeriveKey(ByteView passphrase, ByteView salt, const KdfParam
     return MakeError("key derivation parameters are out of range");
   }
   SecretBytes key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase.data()),
+  // crypto_pwhash declares the password non-null even when it is empty.
+  static const char kEmpty = 0;
+  const char* password = passphrase.empty() ? &kEmpty : reinterpret_cast<const char*>(passphrase.data());
+  if (crypto_pwhash(key.data(), key.size(), password,
                     passphrase.size(), salt.data(), params.opslimit,
                     static_cast<std::size_t>(params.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return MakeError("key derivation ran out of memory");
