@@ -10,41 +10,8 @@
 # Exit: 0 all passed; 1 a check failed; 77 (ctest SKIP_RETURN_CODE) everything ran and passed
 # except the disk-full part, which needs a mount namespace (the reason is printed).
 set -uo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() {  # check CONDITION_STATUS WHAT: counts a condition already evaluated ($?)
-  if [ "$1" -eq 0 ]; then ok; else bad "$2"; fi
-}
-
-# expect CODE PATTERN -- ARGS: runs comityd, checks the exit code and that stdout+stderr match
-# PATTERN (grep -E); on refusal (CODE != 0) stderr must be exactly one line (test-KDF warnings
-# aside).
-expect() {
-  local code=$1 pattern=$2; shift 3
-  "$COMITYD" "$@" >out.txt 2>err.txt </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "comityd $* -> exit $rc, wanted $code: $(cat out.txt err.txt)"; return; fi
-  # grep reads the files itself: a pipe into grep -q can die of SIGPIPE under pipefail.
-  if ! grep -Eqh -- "$pattern" out.txt err.txt; then bad "comityd $* -> output lacks /$pattern/: $(cat out.txt err.txt)"; return; fi
-  if [ "$code" -ne 0 ] && [ "$(grep -vc '^comityd: warning' err.txt)" -ne 1 ]; then
-    bad "comityd $* -> stderr is not one line: $(head -c 600 err.txt)"; return
-  fi
-  ok
-}
-# Every file under DIR with its hash: new, removed or changed files all show.
-snapshot() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }
-unchanged() {  # unchanged DIR SNAPSHOT_FILE WHAT
-  if [ "$(snapshot "$1")" == "$(cat "$2")" ]; then ok; else
-    bad "$3 changed $1: $(diff <(cat "$2") <(snapshot "$1") | head -5 | tr '\n' ' ')"; fi
-}
-flip_byte() {  # flip_byte FILE POS: xor one bit of the byte at POS
-  local orig
-  orig=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
-  printf "\\x$(printf %02x $(( (orig ^ 1) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 # What the writer counts in HOME's archive with M messages a batch, as "messages N audit A
 # attachments T batches B partial P"; the passphrase comes from COMITY_PASSPHRASE.
 count_of() { "$WRITER" --home "$1" --messages "$2" --count 2>&1; }

@@ -4,6 +4,7 @@
 # must be one line on stderr with a non-zero exit and must leave the node's files unchanged.
 # Usage: cli_trust_test.sh PATH_TO_COMITYD
 set -uo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 COMITYD=$(realpath "${1:?usage: cli_trust_test.sh PATH_TO_COMITYD}")
 [ -x "$COMITYD" ] || { echo "cli_trust_test: no comityd at $COMITYD" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/comity-cli-test.XXXXXX)
@@ -12,34 +13,6 @@ cd "$WORK"
 export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default is MODERATE
 unset COMITY_PASSPHRASE
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- ARGS: runs comityd, checks the exit code and that stdout+stderr
-# match PATTERN (grep -E); on refusal (CODE != 0) stderr must be exactly one line.
-expect() {
-  local code=$1 pattern=$2; shift 3
-  "$COMITYD" "$@" >out.txt 2>err.txt </dev/null
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "comityd $* -> exit $rc, wanted $code: $(cat err.txt)"; return; fi
-  # grep reads the files itself: a pipe into grep -q can die of SIGPIPE under pipefail.
-  if ! grep -Eqh -- "$pattern" out.txt err.txt; then bad "comityd $* -> output lacks /$pattern/: $(cat out.txt err.txt)"; return; fi
-  if [ "$code" -ne 0 ] && [ "$(grep -vc '^comityd: warning' err.txt)" -ne 1 ]; then
-    bad "comityd $* -> stderr is not one line: $(cat err.txt)"; return
-  fi
-  ok
-}
-snapshot() { (cd "$1" && sha256sum ./* 2>/dev/null | sort); }
-unchanged() {  # unchanged DIR SNAPSHOT_FILE WHAT
-  if [ "$(snapshot "$1")" == "$(cat "$2")" ]; then ok; else bad "$3 changed $1"; fi
-}
-flip_byte() {  # flip_byte FILE POS [MASK]: xor the byte at POS with MASK (default 1)
-  local orig
-  orig=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
-  printf "\\x$(printf %02x $(( (orig ^ ${3:-1}) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
 for n in coord a b c other wcoord w1; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" > $n.pass); done
