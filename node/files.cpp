@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <vector>
 
 namespace comity::node {
 namespace {
@@ -62,7 +64,22 @@ Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
   return out;
 }
 
-Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode, bool exclusive) {
+namespace {
+
+bool WriteAll(int fd, const char* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The one atomic-replacement procedure: `fill` writes the content into the temporary file.
+Status<> ReplaceAtomically(const std::string& path, mode_t mode, bool exclusive,
+                           const std::function<bool(int fd)>& fill) {
   if (exclusive && FileExists(path)) return MakeError("refusing to overwrite " + path + ": it exists");
   std::string tmp = path + ".tmp-XXXXXX";
   Fd fd(::mkstemp(tmp.data()));
@@ -73,13 +90,7 @@ Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_
     return e;
   };
   if (::fchmod(fd.get(), mode) != 0) return fail("cannot set permissions of");
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<std::size_t>(n);
-  }
+  if (!fill(fd.get())) return fail("cannot write");
   if (::fsync(fd.get()) != 0) return fail("cannot sync");
   if (::close(fd.release()) != 0) return fail("cannot write");
   if (exclusive) {
@@ -92,6 +103,58 @@ Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_
   Fd dir(::open(DirName(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());
   return {};
+}
+
+}  // namespace
+
+Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode, bool exclusive) {
+  return ReplaceAtomically(path, mode, exclusive, [&](int fd) { return WriteAll(fd, data.data(), data.size()); });
+}
+
+Status<> WriteFileAtomicFrom(const std::string& path, const std::string& prefix, const std::string& source,
+                             std::uint64_t source_offset, mode_t mode, bool exclusive) {
+  Fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (in.get() < 0) return SysError("cannot read", source);
+  if (::lseek(in.get(), static_cast<off_t>(source_offset), SEEK_SET) < 0) return SysError("cannot read", source);
+  int read_errno = 0;
+  auto st = ReplaceAtomically(path, mode, exclusive, [&](int out) {
+    if (!WriteAll(out, prefix.data(), prefix.size())) return false;
+    std::vector<char> buf(1 << 20);  // memory stays bounded whatever the file size
+    for (;;) {
+      ssize_t n = ::read(in.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        read_errno = errno;
+        return false;
+      }
+      if (n == 0) return true;
+      if (!WriteAll(out, buf.data(), static_cast<std::size_t>(n))) return false;
+    }
+  });
+  if (!st && read_errno != 0) {
+    errno = read_errno;
+    return SysError("cannot read", source);
+  }
+  return st;
+}
+
+Result<std::string> ReadFilePrefix(const std::string& path, std::size_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) return SysError("cannot read", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return SysError("cannot read", path);
+  if (!S_ISREG(st.st_mode)) return MakeError("cannot read " + path + ": not a regular file");
+  std::string out(max_bytes, '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SysError("cannot read", path);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
 }
 
 bool FileExists(const std::string& path) {

@@ -4,6 +4,7 @@
 // Stateless functions; safe from any thread for distinct paths.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <sys/types.h>
 
@@ -18,6 +19,14 @@ Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes = 64
 // When `exclusive` is true, fails if `path` already exists.
 Status<> WriteFileAtomic(const std::string& path, const std::string& data, mode_t mode = 0600,
                          bool exclusive = false);
+
+// Like WriteFileAtomic, but the content is `prefix` followed by the file `source` from byte
+// `source_offset` to its end, copied in bounded chunks (for files of any size).
+Status<> WriteFileAtomicFrom(const std::string& path, const std::string& prefix, const std::string& source,
+                             std::uint64_t source_offset, mode_t mode = 0600, bool exclusive = false);
+
+// The first `max_bytes` of a regular file (fewer if it is shorter).
+Result<std::string> ReadFilePrefix(const std::string& path, std::size_t max_bytes);
 
 bool FileExists(const std::string& path);
 

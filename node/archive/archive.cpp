@@ -408,16 +408,15 @@ ArchiveStatus Archive::Backup(const std::string& out_path) {
       return e;
     }
   }
-  auto db_bytes = node::ReadFile(tmp_db, std::size_t{1} << 40);
-  RemoveDbFiles(tmp_db);
-  if (!db_bytes) return Fail(ArchiveCode::kIo, db_bytes.error().message);
-  std::string container(kBackupMagic, sizeof kBackupMagic);
+  // The container streams the copy into place: memory stays bounded whatever the archive's size.
+  std::string header(kBackupMagic, sizeof kBackupMagic);
   Bytes len;
   AppendLe(len, kdf_bytes->size(), 4);
-  container.append(len.begin(), len.end());
-  container += *kdf_bytes;
-  container += *db_bytes;
-  return FromStatus(node::WriteFileAtomic(out_path, container, 0600), ArchiveCode::kIo);
+  header.append(len.begin(), len.end());
+  header += *kdf_bytes;
+  auto written = node::WriteFileAtomicFrom(out_path, header, tmp_db, 0, 0600);
+  RemoveDbFiles(tmp_db);
+  return FromStatus(written, ArchiveCode::kIo);
 }
 
 ArchiveStatus Archive::Rekey(crypto::ByteView new_passphrase, const crypto::KdfParams& params, std::int64_t at,
@@ -510,9 +509,16 @@ ArchiveResult<PurgeReport> Archive::Purge(std::int64_t before, std::int64_t at, 
 
 ArchiveStatus Restore(const std::string& home, const std::string& backup_path, crypto::ByteView passphrase,
                       bool force, std::int64_t now) {
-  auto bytes = node::ReadFile(backup_path, std::size_t{1} << 40);
-  if (!bytes) return Fail(ArchiveCode::kIo, bytes.error().message);
-  const std::string& b = *bytes;
+  const std::string db_path = home + kDbName;
+  const std::string kdf_path = home + kKdfName;
+  // Refuse before any work: nothing is read or staged for a restore that cannot happen.
+  const bool live = node::FileExists(db_path) || node::FileExists(kdf_path);
+  if (live && !force) {
+    return Fail(ArchiveCode::kExists, "refusing to replace the archive in " + home + " (use --force)");
+  }
+  auto head = node::ReadFilePrefix(backup_path, 12 + 4096);
+  if (!head) return Fail(ArchiveCode::kIo, head.error().message);
+  const std::string& b = *head;
   if (b.size() < 12 || b.compare(0, 8, std::string(kBackupMagic, 8)) != 0) {
     return Fail(ArchiveCode::kDamaged, backup_path + " is not a Comity archive backup");
   }
@@ -522,11 +528,9 @@ ArchiveStatus Restore(const std::string& home, const std::string& backup_path, c
   const std::string kdf = b.substr(12, kdf_len);
   auto key = DeriveArchiveKey(passphrase, kdf);
   if (!key) return key.error();
-  const std::string db_path = home + kDbName;
-  const std::string kdf_path = home + kKdfName;
   const std::string staged = db_path + ".restoring";
   RemoveDbFiles(staged);
-  if (auto st = node::WriteFileAtomic(staged, b.substr(12 + kdf_len), 0600); !st) {
+  if (auto st = node::WriteFileAtomicFrom(staged, "", backup_path, 12 + kdf_len, 0600); !st) {
     return Fail(ArchiveCode::kIo, st.error().message);
   }
   {
@@ -547,11 +551,6 @@ ArchiveStatus Restore(const std::string& home, const std::string& backup_path, c
                                              (problems ? OneLine(*problems) : problems.error().message));
     }
     if (auto st = (*db)->Exec("PRAGMA wal_checkpoint(TRUNCATE)"); !st) return st;
-  }
-  const bool live = node::FileExists(db_path) || node::FileExists(kdf_path);
-  if (live && !force) {
-    RemoveDbFiles(staged);
-    return Fail(ArchiveCode::kExists, "refusing to replace the archive in " + home + " (use --force)");
   }
   if (live) {
     const std::string aside = ".before-restore-" + std::to_string(now);
