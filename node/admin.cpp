@@ -1,4 +1,5 @@
-#include "node/admin.h"
+// comityd's identity and network commands (init, enroll, join, show, members, verify,
+// network ...): each acts on a node's home directory and prints what it did (node/cli.h).
 
 #include <unistd.h>
 
@@ -91,6 +92,20 @@ std::string Fp(const std::string& key) { return crypto::Fingerprint(AsBytes(key)
 
 std::string TrustFailure(const crypto::TrustError& e) {
   return std::string(crypto::TrustCodeName(e.code)) + ": " + e.message;
+}
+
+// A node's home and the trust store it keeps, for the commands that read or update it.
+struct HomeAndTrust {
+  Home home;
+  crypto::TrustStore trust;
+};
+
+Result<HomeAndTrust> OpenWithTrust(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return home.error();
+  auto trust = home->LoadTrust();
+  if (!trust) return trust.error();
+  return HomeAndTrust{std::move(home).value(), std::move(trust).value()};
 }
 
 // ---- node identity -------------------------------------------------------------------
@@ -199,10 +214,10 @@ void PrintStanding(const Home& home, const crypto::TrustStore& store, const std:
 }
 
 CmdStatus CmdJoin(const Args& args) {
-  auto home = Home::Open(HomeDir(args));
-  if (!home) return home.error();
-  auto trust = home->LoadTrust();
-  if (!trust) return trust.error();
+  auto opened = OpenWithTrust(args);
+  if (!opened) return opened.error();
+  Home* home = &opened->home;
+  crypto::TrustStore* trust = &opened->trust;
   auto roster = ReadProto<v1::Signed>(*args.Get("roster"), "roster");
   if (!roster) return roster.error();
   std::optional<v1::RootKey> new_root;
@@ -613,10 +628,10 @@ CmdStatus CmdNetworkRoot(const Args& args) {
 // ---- inspection ----------------------------------------------------------------------
 
 CmdStatus CmdShow(const Args& args) {
-  auto home = Home::Open(HomeDir(args));
-  if (!home) return home.error();
-  auto trust = home->LoadTrust();
-  if (!trust) return trust.error();
+  auto opened = OpenWithTrust(args);
+  if (!opened) return opened.error();
+  Home* home = &opened->home;
+  crypto::TrustStore* trust = &opened->trust;
   const v1::NodeConfig& c = home->config();
   std::cout << "Node " << c.member_id() << " (" << c.authority_name() << ", " << c.country() << ")\n"
             << "Fingerprint: " << Fp(c.keys().sign_ed25519()) << "\n"
@@ -637,10 +652,9 @@ CmdStatus CmdShow(const Args& args) {
 }
 
 CmdStatus CmdMembers(const Args& args) {
-  auto home = Home::Open(HomeDir(args));
-  if (!home) return home.error();
-  auto trust = home->LoadTrust();
-  if (!trust) return trust.error();
+  auto opened = OpenWithTrust(args);
+  if (!opened) return opened.error();
+  crypto::TrustStore* trust = &opened->trust;
   auto only = args.Get("network");
   if (only && trust->network(*only) == nullptr) return Fail("network " + *only + " is not trusted by this node");
   const std::int64_t now = Now();
@@ -668,10 +682,9 @@ CmdStatus CmdMembers(const Args& args) {
 
 // Exit 0 when the member verifies now, 1 (with the reason) when it does not.
 CmdStatus CmdVerify(const Args& args) {
-  auto home = Home::Open(HomeDir(args));
-  if (!home) return home.error();
-  auto trust = home->LoadTrust();
-  if (!trust) return trust.error();
+  auto opened = OpenWithTrust(args);
+  if (!opened) return opened.error();
+  crypto::TrustStore* trust = &opened->trust;
   v1::Party party;
   party.set_network_id(*args.Get("network"));
   party.set_member_id(*args.Get("member"));

@@ -4,7 +4,6 @@
 #include <ctime>
 #include <iostream>
 
-#include "node/admin.h"
 #include "node/archive/archive.h"
 #include "node/files.h"
 

@@ -54,6 +54,11 @@ struct Command {
   std::function<CmdStatus(const Args&)> run;
 };
 
+// Parses the command line (without the program name), runs the command, and returns the
+// process exit code: 0 done, 1 refused or failed (one line on stderr says why), 2 bad usage or
+// a wrong archive passphrase.
+int RunAdminCommand(const std::vector<std::string>& args);
+
 // The command tables of each group.
 std::vector<Command> TrustCommands();
 std::vector<Command> ArchiveCommands();

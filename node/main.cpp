@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "node/admin.h"
+#include "node/cli.h"
 
 int main(int argc, char** argv) {
   // No core dumps: they could hold passphrases and keys outside locked memory.
