@@ -419,23 +419,12 @@ TEST_F(EnvelopeTest, SealRefusesContentThatWouldExceedTheEnvelopeLimit) {
   EXPECT_NE(sealed.error().message.find("64 MiB"), std::string::npos) << sealed.error().message;
 }
 
-// X25519 public keys of low order (libsodium's list): 0, 1, two points of order 8, p - 1,
-// and the non-canonical p and p + 1, which X25519 reads as 0 and 1.
-const char* const kLowOrderX25519Hex[] = {
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-};
 
 TEST_F(EnvelopeTest, SealRefusesALowOrderRecipientKey) {
   // crypto_box_seal fails for these (the shared secret would be all zeros); Seal used to
   // ignore that and send a wrapped key no one could open.
   const TestMember& spain = member("ES-MJ");
-  for (const char* hex : kLowOrderX25519Hex) {
+  for (const char* hex : test::kLowOrderX25519Hex) {
     std::vector<Recipient> recipients = RecipientsOf({&member("FR-MJ"), &member("DE-BMJ")});
     recipients[1].agree_key = *FromHex(hex);
     auto sealed = Seal(spain.identity, spain.party(), recipients, DefaultOptions(), kPlaintext);

@@ -2,6 +2,8 @@
 // of a member Identity (including refusal of damaged key material).
 #include "crypto/keys.h"
 
+#include "tests/unit/test_network.h"
+
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -138,15 +140,11 @@ TEST(KeysTest, X25519LowOrderKeysRefused) {
   EXPECT_TRUE(IsValidX25519PublicKey(*FromHex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")));
   // u = 2 lies on the twist, with large order: usable, as RFC 7748 allows.
   EXPECT_TRUE(IsValidX25519PublicKey(*FromHex("0200000000000000000000000000000000000000000000000000000000000000")));
-  for (const char* hex : {"0000000000000000000000000000000000000000000000000000000000000000",
-                          "0100000000000000000000000000000000000000000000000000000000000000",
-                          "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-                          "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-                          "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-                          "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-                          "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-                          // the top bit is ignored by X25519: 0 and 1 again
-                          "0000000000000000000000000000000000000000000000000000000000000080",
+  for (const char* hex : test::kLowOrderX25519Hex) {
+    EXPECT_FALSE(IsValidX25519PublicKey(*FromHex(hex))) << hex;
+  }
+  // The top bit is ignored by X25519: 0 and 1 again.
+  for (const char* hex : {"0000000000000000000000000000000000000000000000000000000000000080",
                           "0100000000000000000000000000000000000000000000000000000000000080"}) {
     EXPECT_FALSE(IsValidX25519PublicKey(*FromHex(hex))) << hex;
   }

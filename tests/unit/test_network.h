@@ -32,6 +32,18 @@ void PrintTo(OpenCode code, std::ostream* os);
 
 namespace comity::crypto::test {
 
+// X25519 public keys of low order (libsodium's list): 0, 1, two points of order 8, p - 1,
+// and the non-canonical p and p + 1, which X25519 reads as 0 and 1.
+inline constexpr const char* kLowOrderX25519Hex[] = {
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+};
+
 // The clock of every test (mid-2025); tests move it explicitly.
 inline constexpr std::int64_t kNow = 1'750'000'000;
 inline constexpr std::int64_t kDay = 86'400;

@@ -102,14 +102,6 @@ const char* const kSmallOrderEd25519Hex[] = {
     "0000000000000000000000000000000000000000000000000000000000000000",
     "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
 };
-// X25519: 0, 1, a point of order 8, p - 1, and p (read as 0).
-const char* const kLowOrderX25519Hex[] = {
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-};
 
 // `key` plus a point of order 8: on the curve, but outside the prime-order subgroup.
 Bytes WithTorsion(const Bytes& key) {
@@ -130,7 +122,7 @@ std::vector<std::pair<std::string, PublicIdentity>> BadKeyVariants(const PublicI
     variant(std::string("sign key ") + hex, [&](PublicIdentity& k) { k.sign = *FromHex(hex); });
   }
   variant("sign key with a torsion component", [&](PublicIdentity& k) { k.sign = WithTorsion(k.sign); });
-  for (const char* hex : kLowOrderX25519Hex) {
+  for (const char* hex : test::kLowOrderX25519Hex) {
     variant(std::string("agree key ") + hex, [&](PublicIdentity& k) { k.agree = *FromHex(hex); });
     variant(std::string("transport key ") + hex, [&](PublicIdentity& k) { k.transport = *FromHex(hex); });
   }
