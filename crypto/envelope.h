@@ -66,8 +66,9 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
                                ByteView envelope, const v1::Signed& sender_certificate,
                                const TrustStore& trust, std::int64_t now);
 
-// The message id: BLAKE2b-256 of the envelope's signed body. Empty if `envelope` is longer
-// than kMaxEnvelopeSize or does not parse.
+// The message id, 32 bytes: the header's created_at as 8 big-endian bytes, then BLAKE2b-192
+// of the envelope's signed body. Empty if `envelope` is longer than kMaxEnvelopeSize or its
+// body or header does not parse.
 Bytes MessageId(ByteView envelope);
 
 }  // namespace comity::crypto

@@ -24,7 +24,7 @@
 
 namespace comity::archive {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
 ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);

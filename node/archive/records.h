@@ -13,7 +13,7 @@ namespace comity::archive {
 using crypto::Bytes;
 
 struct MessageRecord {
-  Bytes message_id;          // BLAKE2b-256 of the envelope's signed body
+  Bytes message_id;          // crypto::MessageId: created_at, then a hash of the signed body
   std::string direction;     // "in" or "out"
   std::string sender;        // MEMBER@NETWORK
   std::string recipients;    // MEMBER@NETWORK,...

@@ -122,22 +122,26 @@ ArchiveResult<std::int64_t> RosterRepository::Count() { return CountOf(db_, "SEL
 
 // ---- search ---------------------------------------------------------------------------------
 
-ArchiveStatus SearchIndex::Add(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
-                               const std::string& sender, const std::string& subject, const std::string& body,
-                               std::int64_t created_at) {
+ArchiveResult<std::int64_t> SearchIndex::Add(const std::string& kind, crypto::ByteView ref,
+                                             const std::string& thread_uid, const std::string& sender,
+                                             const std::string& subject, const std::string& body,
+                                             std::int64_t created_at) {
   // newest_at (see Archive::Search): the item with the greatest id carries the bound so far.
   auto item = db_.Prepare(
-      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at, newest_at) VALUES (?1, ?2, ?3, ?4, "
-      "?5, ?6, max(?6, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?6)))");
+      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, body, created_at, newest_at) VALUES (?1, ?2, "
+      "?3, ?4, ?5, ?6, ?7, max(?7, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?7)))");
   if (!item) return item.error();
   if (auto st = (*item)->Reset().Bind(1, kind).BindBlob(2, ref).Bind(3, thread_uid).Bind(4, sender).Bind(5, subject)
-                    .Bind(6, created_at).Run();
+                    .Bind(6, body).Bind(7, created_at).Run();
       !st) {
-    return st;
+    return st.error();
   }
+  const std::int64_t id = db_.LastInsertRowid();
+  // External content: the full-text table indexes the row's text and keeps no copy of it.
   auto text = db_.Prepare("INSERT INTO search_text (docid, subject, body) VALUES (?1, ?2, ?3)");
   if (!text) return text.error();
-  return (*text)->Reset().Bind(1, db_.LastInsertRowid()).Bind(2, subject).Bind(3, body).Run();
+  if (auto st = (*text)->Reset().Bind(1, id).Bind(2, subject).Bind(3, body).Run(); !st) return st.error();
+  return id;
 }
 
 // Newest first by (created_at, id), without sorting every match: the full-text index hands
@@ -185,6 +189,8 @@ ArchiveResult<std::vector<SearchHit>> SearchIndex::Query(const std::string& quer
 }
 
 ArchiveStatus SearchIndex::DeleteBefore(std::int64_t before) {
+  // The full-text rows first: with external content, FTS4 reads the text it must unindex from
+  // search_items, which must still hold it.
   if (auto st = RunWith(db_, "DELETE FROM search_text WHERE docid IN (SELECT id FROM search_items WHERE created_at < ?1)",
                         before);
       !st) {
@@ -200,27 +206,29 @@ ArchiveResult<bool> MessageRepository::Add(const MessageRecord& m) {
   if (!seen) return seen.error();
   if (auto st = (*seen)->Reset().BindBlob(1, m.message_id).Bind(2, m.stored_at).Run(); !st) return st.error();
   if (db_.Changes() == 0) return false;  // a duplicate: recognised, not stored twice
+  auto search_id = index_.Add("message", m.message_id, m.thread_uid, m.sender, m.subject, m.body, m.created_at);
+  if (!search_id) return search_id.error();
   auto ins = db_.Prepare(
       "INSERT INTO messages (message_id, direction, sender, recipients, created_at, stored_at, content_type, "
-      "envelope, content, subject, body, thread_uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+      "thread_uid, search_id, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!ins) return ins.error();
   if (auto st = (*ins)->Reset().BindBlob(1, m.message_id).Bind(2, m.direction).Bind(3, m.sender)
                     .Bind(4, m.recipients).Bind(5, m.created_at).Bind(6, m.stored_at).Bind(7, m.content_type)
-                    .BindBlob(8, m.envelope).BindBlob(9, m.content).Bind(10, m.subject).Bind(11, m.body)
-                    .Bind(12, m.thread_uid).Run();
+                    .Bind(8, m.thread_uid).Bind(9, *search_id).BindBlob(10, m.content).Run();
       !st) {
     return st.error();
   }
-  if (auto st = index_.Add("message", m.message_id, m.thread_uid, m.sender, m.subject, m.body, m.created_at); !st) {
-    return st.error();
-  }
+  auto env = db_.Prepare("INSERT INTO envelopes (id, envelope) VALUES (?1, ?2)");
+  if (!env) return env.error();
+  if (auto st = (*env)->Reset().Bind(1, db_.LastInsertRowid()).BindBlob(2, m.envelope).Run(); !st) return st.error();
   return true;
 }
 
 ArchiveResult<std::optional<MessageRecord>> MessageRepository::Get(crypto::ByteView message_id) {
   auto s = db_.Prepare(
-      "SELECT direction, sender, recipients, created_at, stored_at, content_type, envelope, content, subject, body, "
-      "thread_uid FROM messages WHERE message_id = ?1");
+      "SELECT m.direction, m.sender, m.recipients, m.created_at, m.stored_at, m.content_type, e.envelope, m.content, "
+      "coalesce(s.subject, ''), coalesce(s.body, ''), m.thread_uid FROM messages m JOIN envelopes e ON e.id = m.id "
+      "LEFT JOIN search_items s ON s.id = m.search_id WHERE m.message_id = ?1");
   if (!s) return s.error();
   auto row = (*s)->Reset().BindBlob(1, message_id).Step();
   if (!row) return row.error();
@@ -239,6 +247,10 @@ ArchiveResult<std::vector<PurgeItem>> MessageRepository::ListBefore(std::int64_t
 }
 
 ArchiveStatus MessageRepository::DeleteBefore(std::int64_t before) {
+  if (auto st = RunWith(db_, "DELETE FROM envelopes WHERE id IN (SELECT id FROM messages WHERE created_at < ?1)", before);
+      !st) {
+    return st;
+  }
   return RunWith(db_, "DELETE FROM messages WHERE created_at < ?1", before);
 }
 
@@ -285,7 +297,9 @@ ArchiveStatus ThreadRepository::AddDraft(const DraftVersion& d) {
   if (db_.Changes() == 0) return Fail(ArchiveCode::kInvalid, "no thread " + d.thread_uid + " for this draft");
   auto thread = Get(d.thread_uid);
   if (!thread) return thread.error();
-  return index_.Add("draft", d.message_id, d.thread_uid, d.author, (*thread)->subject, d.text, d.created_at);
+  auto item = index_.Add("draft", d.message_id, d.thread_uid, d.author, (*thread)->subject, d.text, d.created_at);
+  if (!item) return item.error();
+  return {};
 }
 
 ArchiveResult<std::vector<DraftVersion>> ThreadRepository::Drafts(const std::string& thread_uid) {
@@ -319,7 +333,9 @@ ArchiveStatus NoticeRepository::Add(const NoticeRecord& n) {
       !st) {
     return st;
   }
-  return index_.Add("notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at);
+  auto item = index_.Add("notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at);
+  if (!item) return item.error();
+  return {};
 }
 
 ArchiveResult<std::vector<PurgeItem>> NoticeRepository::ListBefore(std::int64_t before) {

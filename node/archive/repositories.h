@@ -50,9 +50,10 @@ class RosterRepository {
 class SearchIndex {
  public:
   explicit SearchIndex(Db& db) : db_(db) {}
-  ArchiveStatus Add(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
-                    const std::string& sender, const std::string& subject, const std::string& body,
-                    std::int64_t created_at);
+  // Returns the new item's id.
+  ArchiveResult<std::int64_t> Add(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
+                                  const std::string& sender, const std::string& subject, const std::string& body,
+                                  std::int64_t created_at);
   ArchiveResult<std::vector<SearchHit>> Query(const std::string& query, int limit);
   ArchiveStatus DeleteBefore(std::int64_t before);
 
@@ -60,7 +61,8 @@ class SearchIndex {
   Db& db_;
 };
 
-// messages + seen_ids: every envelope sent or received, exactly once.
+// messages + envelopes + seen_ids: every envelope sent or received, exactly once; its subject
+// and body live in its search item.
 class MessageRepository {
  public:
   MessageRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}

@@ -145,6 +145,45 @@ INSERT INTO search_text (docid, subject, body)
 UPDATE search_items SET newest_at = CASE WHEN id <= (SELECT count(*) FROM messages) THEN created_at
                                          ELSE (SELECT max(created_at) FROM search_items) END;
 )sql",
+      // 4: every text stored once, and rows that fill their pages. Until 3 a message's body was
+      // kept three times (messages.body, the content, the full-text table's own copy) in rows
+      // of 3.3 KB, one to a 4 KiB page. Now search_items holds the subject and body, the
+      // full-text table reads them from there (external content), and the envelope moves to a
+      // table of its own, so messages and envelopes both take three rows to a page.
+      R"sql(
+ALTER TABLE search_items ADD COLUMN body TEXT NOT NULL DEFAULT '';
+UPDATE search_items SET body = (SELECT t.body FROM search_text t WHERE t.docid = search_items.id);
+CREATE TABLE envelopes (
+  id INTEGER PRIMARY KEY,  -- messages.id
+  envelope BLOB NOT NULL);
+INSERT INTO envelopes (id, envelope) SELECT id, envelope FROM messages;
+CREATE TABLE messages_v4 (
+  id INTEGER PRIMARY KEY,
+  message_id BLOB NOT NULL UNIQUE,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  sender TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  thread_uid TEXT NOT NULL,
+  search_id INTEGER NOT NULL,  -- its search_items row, which holds the subject and body
+  content BLOB NOT NULL);
+CREATE INDEX search_items_ref_v4 ON search_items (ref, kind);
+INSERT INTO messages_v4 (id, message_id, direction, sender, recipients, created_at, stored_at, content_type,
+                         thread_uid, search_id, content)
+  SELECT m.id, m.message_id, m.direction, m.sender, m.recipients, m.created_at, m.stored_at, m.content_type,
+         m.thread_uid,
+         coalesce((SELECT s.id FROM search_items s WHERE s.ref = m.message_id AND s.kind = 'message'), 0), m.content
+  FROM messages m;
+DROP INDEX search_items_ref_v4;
+DROP TABLE messages;
+ALTER TABLE messages_v4 RENAME TO messages;
+CREATE INDEX messages_created ON messages (created_at);
+DROP TABLE search_text;
+CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, content="search_items", tokenize=unicode61, order=DESC);
+INSERT INTO search_text (search_text) VALUES ('rebuild');
+)sql",
   };
   return migrations;
 }

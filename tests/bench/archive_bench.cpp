@@ -127,11 +127,6 @@ std::string Reference(std::int64_t n) {
 // words as body (the decrypted content is that text), an envelope-sized incompressible blob.
 void MakeMessage(std::int64_t n, const Vocabulary& vocab, MessageRecord& m) {
   Rng rng(kSeed ^ (static_cast<std::uint64_t>(n) * 0x100000001b3ULL));
-  m.message_id.resize(32);
-  for (int i = 0; i < 4; ++i) {
-    std::uint64_t v = rng.Next();
-    std::memcpy(m.message_id.data() + 8 * i, &v, 8);
-  }
   m.direction = n % 3 == 0 ? "out" : "in";
   m.sender = "M" + std::to_string(10 + n % 40) + "@Bench";
   m.recipients = "M" + std::to_string(10 + (n + 7) % 40) + "@Bench";
@@ -139,6 +134,13 @@ void MakeMessage(std::int64_t n, const Vocabulary& vocab, MessageRecord& m) {
   // ten up to six hours late (an outbox catching up), so arrival and created_at orders differ.
   m.created_at = kEpoch + n * 30 - static_cast<std::int64_t>(rng.Below(n % 10 == 7 ? 6 * 3600 : 60));
   m.stored_at = m.created_at + 2;
+  // A message id as docs/PROTOCOL.md 6.3 makes it: created_at big-endian, then 24 bytes of hash.
+  m.message_id.assign(32, 0);
+  for (int i = 0; i < 8; ++i) m.message_id[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(m.created_at) >> (56 - 8 * i));
+  for (int i = 1; i < 4; ++i) {
+    std::uint64_t v = rng.Next();
+    std::memcpy(m.message_id.data() + 8 * i, &v, 8);
+  }
   m.content_type = "text/plain; charset=utf-8";
   m.thread_uid = n % 4 == 0 ? "" : "thread-" + std::to_string(n / 20);
   m.subject = Reference(n);

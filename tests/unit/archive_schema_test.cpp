@@ -30,6 +30,25 @@ DraftVersion V2Draft() { return Draft("t-v2", 1, "legacy draft wombat wording", 
 NoticeRecord V2Notice() { return Notice("n-v2", "Treaty notice", "legacy numbat amendment", kT0 + 30); }
 const std::string kV2Attachment = Content(70'000, 42);
 
+// What the build of schema version 3 added for each text it stored: a search item, and the
+// text again in the full-text table (which kept its own copy then).
+ArchiveStatus IndexRawV3(Archive& a, const std::string& kind, const Bytes& ref, const std::string& thread_uid,
+                         const std::string& sender, const std::string& subject, const std::string& body,
+                         std::int64_t created_at) {
+  auto item = a.db().Prepare(
+      "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, created_at, newest_at) VALUES (?1, ?2, ?3, "
+      "?4, ?5, ?6, max(?6, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?6)))");
+  if (!item) return item.error();
+  if (auto st = (*item)->Reset().Bind(1, kind).BindBlob(2, ref).Bind(3, thread_uid).Bind(4, sender).Bind(5, subject)
+                    .Bind(6, created_at).Run();
+      !st) {
+    return st;
+  }
+  auto text = a.db().Prepare("INSERT INTO search_text (docid, subject, body) VALUES (?1, ?2, ?3)");
+  if (!text) return text.error();
+  return (*text)->Reset().Bind(1, a.db().LastInsertRowid()).Bind(2, subject).Bind(3, body).Run();
+}
+
 ArchiveStatus InsertMessageRaw(Archive& a, const MessageRecord& m, int version) {
   // Version 1 has no thread_uid column.
   const bool threads = version >= 2;
@@ -48,7 +67,9 @@ ArchiveStatus InsertMessageRaw(Archive& a, const MessageRecord& m, int version) 
   if (auto st = q.Run(); !st) return st;
   auto seen = a.db().Prepare("INSERT INTO seen_ids (message_id, seen_at) VALUES (?1, ?2)");
   if (!seen) return seen.error();
-  return (*seen)->Reset().BindBlob(1, m.message_id).Bind(2, m.stored_at).Run();
+  if (auto st = (*seen)->Reset().BindBlob(1, m.message_id).Bind(2, m.stored_at).Run(); !st) return st;
+  if (version < 3) return {};
+  return IndexRawV3(a, "message", m.message_id, m.thread_uid, m.sender, m.subject, m.body, m.created_at);
 }
 
 // What the build of schema version 1 could store.
@@ -62,8 +83,8 @@ ArchiveStatus WriteV1Rows(Archive& a, int version) {
   });
 }
 
-// What the build of schema version 2 could store besides.
-ArchiveStatus WriteV2Rows(Archive& a) {
+// What the build of schema version 2 (or 3, which also indexed) could store besides.
+ArchiveStatus WriteV2Rows(Archive& a, int version) {
   return a.Batch([&]() -> ArchiveStatus {
     if (auto st = a.PutThread(Thread("t-v2", "Extradition of X", kT0)); !st) return st;
     const DraftVersion d = V2Draft();
@@ -76,6 +97,13 @@ ArchiveStatus WriteV2Rows(Archive& a) {
         !st) {
       return st;
     }
+    if (version >= 3) {
+      if (auto st = IndexRawV3(a, "draft", d.message_id, d.thread_uid, d.author, "Extradition of X", d.text,
+                               d.created_at);
+          !st) {
+        return st;
+      }
+    }
     const NoticeRecord n = V2Notice();
     auto notice = a.db().Prepare(
         "INSERT INTO notices (message_id, sender, subject, body, confidentiality, use_conditions, created_at) "
@@ -86,7 +114,10 @@ ArchiveStatus WriteV2Rows(Archive& a) {
         !st) {
       return st;
     }
-    if (auto st = InsertMessageRaw(a, V2Message(), 2); !st) return st;
+    if (version >= 3) {
+      if (auto st = IndexRawV3(a, "notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at); !st) return st;
+    }
+    if (auto st = InsertMessageRaw(a, V2Message(), version); !st) return st;
     std::istringstream in(kV2Attachment);
     auto rec = a.AddAttachment(in, "v2.pdf", "application/pdf", IdOf("m-v2"), kT0 + 40);
     if (!rec) return rec.error();
@@ -107,6 +138,17 @@ void ExpectMigratedRows(Archive& a, int written_up_to) {
   ASSERT_TRUE(Ok(m1));
   ASSERT_TRUE(m1->has_value());
   EXPECT_EQ((*m1)->body, V1Message().body);
+  EXPECT_EQ((*m1)->subject, V1Message().subject);
+  // Each text is stored once: the full-text table keeps no copy (external content), and
+  // messages no longer carry the subject and body themselves.
+  auto copies = a.db().Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'search_text_content'");
+  ASSERT_TRUE(Ok(copies));
+  ASSERT_TRUE(Ok((*copies)->Reset().Step()));
+  EXPECT_EQ((*copies)->Int(0), 0);
+  (*copies)->Reset();
+  for (const char* column : {"subject", "body", "envelope"}) {
+    EXPECT_FALSE(a.db().Prepare(std::string("SELECT ") + column + " FROM messages").ok()) << column;
+  }
   EXPECT_EQ((*m1)->envelope, V1Message().envelope);
   EXPECT_EQ((*m1)->thread_uid, "");
   auto rosters = a.RosterCount();
@@ -186,7 +228,7 @@ TEST_F(ArchiveSchemaTest, NewDatabaseIsAtTheNewestVersion) {
   auto a = OpenAt(kSchemaVersion);
   ASSERT_TRUE(Ok(a));
   EXPECT_EQ((*a)->schema_version(), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 3);
+  EXPECT_EQ(kSchemaVersion, 4);
 }
 
 TEST_F(ArchiveSchemaTest, EachVersionOpensAtThatVersion) {
@@ -226,7 +268,7 @@ TEST_P(ArchiveMigrationTest, RowsSurviveAndBecomeSearchable) {
       written_up_to = 1;
     }
     if (v >= 2 && written_up_to < 2) {
-      ASSERT_TRUE(Ok(WriteV2Rows(**a)));
+      ASSERT_TRUE(Ok(WriteV2Rows(**a, v)));
       written_up_to = 2;
     }
   }
@@ -248,8 +290,9 @@ TEST_P(ArchiveMigrationTest, RowsSurviveAndBecomeSearchable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ArchiveMigrationTest,
-                         ::testing::Values(MigrationPath{"From1", {1, 3}}, MigrationPath{"From2", {2, 3}},
-                                           MigrationPath{"From1Via2", {1, 2, 3}}),
+                         ::testing::Values(MigrationPath{"From1", {1, 4}}, MigrationPath{"From2", {2, 4}},
+                                           MigrationPath{"From3", {3, 4}}, MigrationPath{"From1Via2", {1, 2, 4}},
+                                           MigrationPath{"From1Via2Via3", {1, 2, 3, 4}}),
                          [](const ::testing::TestParamInfo<MigrationPath>& info) {
                            return std::string(info.param.name);
                          });

@@ -114,6 +114,26 @@ TEST_F(EnvelopeTest, OneRecipientOpens) {
   EXPECT_EQ(MessageId(envelope), opened->message_id);
 }
 
+// docs/PROTOCOL.md 6.3, computed here from the bytes rather than through crypto/: created_at
+// as 8 big-endian bytes, then BLAKE2b-192 (a 24-byte output, not a truncation) of Signed.body.
+TEST_F(EnvelopeTest, MessageIdIsCreationTimeThenBodyHash) {
+  const Bytes envelope = SealFromSpain({"FR-MJ"});
+  v1::Signed outer;
+  ASSERT_TRUE(outer.ParseFromArray(envelope.data(), static_cast<int>(envelope.size())));
+  Bytes expected = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 8; ++i) expected[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(kNow) >> (56 - 8 * i));
+  std::uint8_t digest[24];
+  ASSERT_EQ(crypto_generichash(digest, sizeof digest, reinterpret_cast<const std::uint8_t*>(outer.body().data()),
+                               outer.body().size(), nullptr, 0),
+            0);
+  expected.insert(expected.end(), digest, digest + sizeof digest);
+  EXPECT_EQ(MessageId(envelope), expected);
+  // Later envelopes sort after earlier ones, byte by byte, whatever their hashes.
+  SealOptions later = DefaultOptions();
+  later.created_at = kNow + 1;
+  for (int i = 0; i < 8; ++i) EXPECT_LT(MessageId(envelope), MessageId(SealFromSpain({"FR-MJ"}, later)));
+}
+
 TEST_F(EnvelopeTest, EachOfThreeRecipientsOpens) {
   const std::vector<std::string> to = {"FR-MJ", "DE-BMJ", "IT-MG"};
   const Bytes envelope = SealFromSpain(to);
