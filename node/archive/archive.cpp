@@ -342,6 +342,8 @@ ArchiveResult<std::vector<AuditEntry>> Archive::AuditTail(int limit) { return au
 
 ArchiveResult<std::vector<SearchHit>> Archive::Search(const std::string& query, int limit) { return search_.Query(query, limit); }
 
+ArchiveResult<std::int64_t> Archive::CountMatches(const std::string& query) { return search_.Count(query); }
+
 // ---- operations -----------------------------------------------------------------------------
 
 ArchiveResult<VerifyReport> Archive::Verify() {

@@ -85,6 +85,10 @@ class Archive {
   // Full-text search (FTS4) over message subjects and bodies, draft texts and notices;
   // newest first.
   ArchiveResult<std::vector<SearchHit>> Search(const std::string& query, int limit);
+  // How many indexed texts match `query` in all (what a page of Search is drawn from).
+  ArchiveResult<std::int64_t> CountMatches(const std::string& query);
+  // Items per full-text partition from now on (SearchIndex); for tests and benchmarks.
+  void SetSearchPartitionSize(std::int64_t items) { search_.set_items_per_part(items); }
 
   // --- operations ---
   ArchiveResult<VerifyReport> Verify();

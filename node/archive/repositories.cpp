@@ -122,11 +122,44 @@ ArchiveResult<std::int64_t> RosterRepository::Count() { return CountOf(db_, "SEL
 
 // ---- search ---------------------------------------------------------------------------------
 
+namespace {
+
+// The full-text table of partition `part` (an integer: nothing from outside reaches the name).
+std::string PartTable(std::int64_t part) { return "search_text_" + std::to_string(part); }
+
+}  // namespace
+
+ArchiveResult<std::vector<SearchIndex::Part>> SearchIndex::Parts() {
+  auto s = db_.Prepare("SELECT part, first_item FROM search_parts ORDER BY part");
+  if (!s) return s.error();
+  (*s)->Reset();
+  return Collect<Part>(**s, [](Stmt& r) { return Part{r.Int(0), r.Int(1)}; });
+}
+
+ArchiveResult<std::int64_t> SearchIndex::PartFor(std::int64_t id) {
+  auto last = db_.Prepare("SELECT part, first_item FROM search_parts ORDER BY part DESC LIMIT 1");
+  if (!last) return last.error();
+  auto row = (*last)->Reset().Step();
+  if (!row) return row.error();
+  if (!*row) return Fail(ArchiveCode::kDamaged, db_.path() + " has no full-text partition");
+  const std::int64_t part = (*last)->Int(0), first = (*last)->Int(1);
+  (*last)->Reset();
+  if (id - first < items_per_part_) return part;
+  // The newest partition is full: the next one starts at this item.
+  auto add = db_.Prepare("INSERT INTO search_parts (part, first_item) VALUES (?1, ?2)");
+  if (!add) return add.error();
+  if (auto st = (*add)->Reset().Bind(1, part + 1).Bind(2, id).Run(); !st) return st.error();
+  if (auto st = db_.Exec("CREATE VIRTUAL TABLE " + PartTable(part + 1) + " USING " + kPartDefinition); !st) {
+    return st.error();
+  }
+  return part + 1;
+}
+
 ArchiveResult<std::int64_t> SearchIndex::Add(const std::string& kind, crypto::ByteView ref,
                                              const std::string& thread_uid, const std::string& sender,
                                              const std::string& subject, const std::string& body,
                                              std::int64_t created_at) {
-  // newest_at (see Archive::Search): the item with the greatest id carries the bound so far.
+  // newest_at (see Query): the item with the greatest id carries the bound so far.
   auto item = db_.Prepare(
       "INSERT INTO search_items (kind, ref, thread_uid, sender, subject, body, created_at, newest_at) VALUES (?1, ?2, "
       "?3, ?4, ?5, ?6, ?7, max(?7, coalesce((SELECT newest_at FROM search_items ORDER BY id DESC LIMIT 1), ?7)))");
@@ -137,25 +170,27 @@ ArchiveResult<std::int64_t> SearchIndex::Add(const std::string& kind, crypto::By
     return st.error();
   }
   const std::int64_t id = db_.LastInsertRowid();
+  auto part = PartFor(id);
+  if (!part) return part.error();
   // External content: the full-text table indexes the row's text and keeps no copy of it.
-  auto text = db_.Prepare("INSERT INTO search_text (docid, subject, body) VALUES (?1, ?2, ?3)");
+  auto text = db_.Prepare("INSERT INTO " + PartTable(*part) + " (docid, subject, body) VALUES (?1, ?2, ?3)");
   if (!text) return text.error();
   if (auto st = (*text)->Reset().Bind(1, id).Bind(2, subject).Bind(3, body).Run(); !st) return st.error();
   return id;
 }
 
-// Newest first by (created_at, id), without sorting every match: the full-text index hands
-// out matches newest id first (order=DESC) as it reads them, and each item's newest_at bounds
-// the created_at of every item at or below its id, so once the page is full the walk stops at
-// the first item whose bound is no newer than the page's last hit. Messages arrive roughly in
-// created_at order, so a page of even the commonest word costs about `limit` rows.
+// Newest first by (created_at, id), without sorting every match. The partitions are walked
+// newest first, and in each the full-text index hands out matches newest id first
+// (order=DESC). Each item's newest_at bounds the created_at of every item at or below its id,
+// so once the page is full the walk stops at the first item whose bound is no newer than the
+// page's last hit, and skips every older partition whose last bound is no newer either.
+// Messages arrive roughly in created_at order, so a page of even the commonest word reads
+// about `limit` rows, from one partition.
 ArchiveResult<std::vector<SearchHit>> SearchIndex::Query(const std::string& query, int limit) {
-  auto s = db_.Prepare(
-      "SELECT s.kind, s.thread_uid, s.sender, s.subject, s.created_at, s.ref, s.id, s.newest_at FROM search_text "
-      "JOIN search_items s ON s.id = search_text.docid WHERE search_text MATCH ?1 ORDER BY search_text.docid DESC");
-  if (!s) return s.error();
-  Stmt& q = **s;
-  q.Reset().Bind(1, query);
+  auto parts = Parts();
+  if (!parts) return parts.error();
+  auto bound_below = db_.Prepare("SELECT newest_at FROM search_items WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+  if (!bound_below) return bound_below.error();
   struct Ranked {
     std::int64_t created_at, id;
     SearchHit hit;
@@ -163,24 +198,42 @@ ArchiveResult<std::vector<SearchHit>> SearchIndex::Query(const std::string& quer
   auto newer = [](const Ranked& a, const Ranked& b) { return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id); };
   std::vector<Ranked> page;  // a heap under `newer`: its front is the page's last (oldest) hit
   const std::size_t want = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
-  for (;;) {
-    auto row = q.Step();
-    if (!row) {
-      // A malformed FTS query is the caller's mistake, not damage.
-      return Fail(ArchiveCode::kInvalid, "search '" + query + "' failed: " + row.error().message);
+  for (auto part = parts->rbegin(); part != parts->rend() && want > 0; ++part) {
+    if (page.size() >= want && part != parts->rbegin()) {
+      // The bound of this partition's newest item: nothing in it or below can be newer.
+      auto row = (*bound_below)->Reset().Bind(1, (part - 1)->first_item).Step();
+      if (!row) return row.error();
+      const bool older = *row && (*bound_below)->Int(0) <= page.front().created_at;
+      (*bound_below)->Reset();
+      if (older) break;
     }
-    if (!*row) break;
-    const std::int64_t created_at = q.Int(4), id = q.Int(6);
-    if (page.size() >= want) {
-      if (want == 0 || q.Int(7) <= page.front().created_at) break;  // nothing from here on is newer
-      if (std::tie(created_at, id) < std::tie(page.front().created_at, page.front().id)) continue;
-      std::pop_heap(page.begin(), page.end(), newer);
-      page.pop_back();
+    const std::string table = PartTable(part->part);
+    auto s = db_.Prepare("SELECT s.kind, s.thread_uid, s.sender, s.subject, s.created_at, s.ref, s.id, s.newest_at FROM " +
+                         table + " JOIN search_items s ON s.id = " + table + ".docid WHERE " + table +
+                         " MATCH ?1 ORDER BY " + table + ".docid DESC");
+    if (!s) return s.error();
+    Stmt& q = **s;
+    q.Reset().Bind(1, query);
+    for (;;) {
+      auto row = q.Step();
+      if (!row) {
+        q.Reset();
+        // A malformed FTS query is the caller's mistake, not damage.
+        return Fail(ArchiveCode::kInvalid, "search '" + query + "' failed: " + row.error().message);
+      }
+      if (!*row) break;
+      const std::int64_t created_at = q.Int(4), id = q.Int(6);
+      if (page.size() >= want) {
+        if (q.Int(7) <= page.front().created_at) break;  // nothing from here on is newer
+        if (std::tie(created_at, id) < std::tie(page.front().created_at, page.front().id)) continue;
+        std::pop_heap(page.begin(), page.end(), newer);
+        page.pop_back();
+      }
+      page.push_back({created_at, id, {q.Text(0), q.Text(1), q.Text(2), q.Text(3), created_at, q.Blob(5)}});
+      std::push_heap(page.begin(), page.end(), newer);
     }
-    page.push_back({created_at, id, {q.Text(0), q.Text(1), q.Text(2), q.Text(3), created_at, q.Blob(5)}});
-    std::push_heap(page.begin(), page.end(), newer);
+    q.Reset();
   }
-  q.Reset();
   std::sort(page.begin(), page.end(), newer);
   std::vector<SearchHit> out;
   out.reserve(page.size());
@@ -188,15 +241,53 @@ ArchiveResult<std::vector<SearchHit>> SearchIndex::Query(const std::string& quer
   return out;
 }
 
-ArchiveStatus SearchIndex::DeleteBefore(std::int64_t before) {
-  // The full-text rows first: with external content, FTS4 reads the text it must unindex from
-  // search_items, which must still hold it.
-  if (auto st = RunWith(db_, "DELETE FROM search_text WHERE docid IN (SELECT id FROM search_items WHERE created_at < ?1)",
-                        before);
-      !st) {
-    return st;
+ArchiveResult<std::int64_t> SearchIndex::Count(const std::string& query) {
+  auto parts = Parts();
+  if (!parts) return parts.error();
+  std::int64_t n = 0;
+  for (const Part& part : *parts) {
+    const std::string table = PartTable(part.part);
+    auto s = db_.Prepare("SELECT count(*) FROM " + table + " WHERE " + table + " MATCH ?1");
+    if (!s) return s.error();
+    auto row = (*s)->Reset().Bind(1, query).Step();
+    if (!row) {
+      (*s)->Reset();
+      return Fail(ArchiveCode::kInvalid, "search '" + query + "' failed: " + row.error().message);
+    }
+    n += (*s)->Int(0);
+    (*s)->Reset();
   }
-  return RunWith(db_, "DELETE FROM search_items WHERE created_at < ?1", before);
+  return n;
+}
+
+ArchiveStatus SearchIndex::DeleteBefore(std::int64_t before) {
+  auto parts = Parts();
+  if (!parts) return parts.error();
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    const Part& part = (*parts)[i];
+    const std::int64_t end = i + 1 < parts->size() ? (*parts)[i + 1].first_item : INT64_MAX;
+    // The full-text rows first: with external content, FTS4 reads the text it must unindex
+    // from search_items, which must still hold it.
+    auto s = db_.Prepare("DELETE FROM " + PartTable(part.part) +
+                         " WHERE docid IN (SELECT id FROM search_items WHERE created_at < ?1 AND id >= ?2 AND id < ?3)");
+    if (!s) return s.error();
+    if (auto st = (*s)->Reset().Bind(1, before).Bind(2, part.first_item).Bind(3, end).Run(); !st) return st;
+  }
+  if (auto st = RunWith(db_, "DELETE FROM search_items WHERE created_at < ?1", before); !st) return st;
+  // A partition left empty goes, all but the newest (which takes the next items).
+  auto left = db_.Prepare("SELECT count(*) FROM search_items WHERE id >= ?1 AND id < ?2");
+  if (!left) return left.error();
+  for (std::size_t i = 0; i + 1 < parts->size(); ++i) {
+    const Part& part = (*parts)[i];
+    auto row = (*left)->Reset().Bind(1, part.first_item).Bind(2, (*parts)[i + 1].first_item).Step();
+    if (!row) return row.error();
+    const bool empty = *row && (*left)->Int(0) == 0;
+    (*left)->Reset();
+    if (!empty) continue;
+    if (auto st = db_.Exec("DROP TABLE " + PartTable(part.part)); !st) return st;
+    if (auto st = RunWith(db_, "DELETE FROM search_parts WHERE part = ?1", part.part); !st) return st;
+  }
+  return {};
 }
 
 // ---- messages -------------------------------------------------------------------------------

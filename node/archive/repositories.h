@@ -46,19 +46,40 @@ class RosterRepository {
   Db& db_;
 };
 
-// search_items + search_text (FTS4): what people wrote, found newest first.
+// search_items + search_parts + search_text_N (FTS4): what people wrote, found newest first.
+// The full-text index is cut into partitions of kItemsPerPart items by id, one FTS4 table each
+// (search_parts says where each begins). A search reads the newest partitions first and
+// seldom more than one; inserting never merges segments larger than a partition; a purge
+// drops a partition it has emptied.
 class SearchIndex {
  public:
+  static constexpr std::int64_t kItemsPerPart = 131072;
+  // The FTS4 definition of every partition (schema.cpp creates the first).
+  static constexpr const char* kPartDefinition =
+      "fts4 (subject, body, content=\"search_items\", matchinfo=fts3, tokenize=unicode61, order=DESC)";
+
   explicit SearchIndex(Db& db) : db_(db) {}
+  // Items per partition from now on (tests use small ones); existing partitions keep theirs.
+  void set_items_per_part(std::int64_t n) { items_per_part_ = n; }
   // Returns the new item's id.
   ArchiveResult<std::int64_t> Add(const std::string& kind, crypto::ByteView ref, const std::string& thread_uid,
                                   const std::string& sender, const std::string& subject, const std::string& body,
                                   std::int64_t created_at);
   ArchiveResult<std::vector<SearchHit>> Query(const std::string& query, int limit);
+  // Matches in the full-text index, whether or not their items still exist.
+  ArchiveResult<std::int64_t> Count(const std::string& query);
   ArchiveStatus DeleteBefore(std::int64_t before);
 
  private:
+  struct Part {
+    std::int64_t part, first_item;
+  };
+  ArchiveResult<std::vector<Part>> Parts();
+  // The partition item `id` goes to, creating it when the newest is full.
+  ArchiveResult<std::int64_t> PartFor(std::int64_t id);
+
   Db& db_;
+  std::int64_t items_per_part_ = kItemsPerPart;
 };
 
 // messages + envelopes + seen_ids: every envelope sent or received, exactly once; its subject

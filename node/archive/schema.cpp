@@ -151,8 +151,24 @@ UPDATE search_items SET newest_at = CASE WHEN id <= (SELECT count(*) FROM messag
       // full-text table reads them from there (external content), and the envelope moves to a
       // table of its own, so messages and envelopes both take three rows to a page.
       R"sql(
-ALTER TABLE search_items ADD COLUMN body TEXT NOT NULL DEFAULT '';
-UPDATE search_items SET body = (SELECT t.body FROM search_text t WHERE t.docid = search_items.id);
+-- AUTOINCREMENT: an item id is never given twice, even after a purge removed the newest
+-- items, so the full-text partitions (ranges of ids) stay ordered.
+CREATE TABLE search_items_v4 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  ref BLOB NOT NULL,
+  thread_uid TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  newest_at INTEGER NOT NULL);
+INSERT INTO search_items_v4 (id, kind, ref, thread_uid, sender, subject, body, created_at, newest_at)
+  SELECT s.id, s.kind, s.ref, s.thread_uid, s.sender, s.subject,
+         coalesce((SELECT t.body FROM search_text t WHERE t.docid = s.id), ''), s.created_at, s.newest_at
+  FROM search_items s;
+DROP TABLE search_items;
+ALTER TABLE search_items_v4 RENAME TO search_items;
 CREATE TABLE envelopes (
   id INTEGER PRIMARY KEY,  -- messages.id
   envelope BLOB NOT NULL);
@@ -181,8 +197,15 @@ DROP TABLE messages;
 ALTER TABLE messages_v4 RENAME TO messages;
 CREATE INDEX messages_created ON messages (created_at);
 DROP TABLE search_text;
-CREATE VIRTUAL TABLE search_text USING fts4 (subject, body, content="search_items", tokenize=unicode61, order=DESC);
-INSERT INTO search_text (search_text) VALUES ('rebuild');
+-- The full-text index in partitions by item id (SearchIndex): the first holds every item so
+-- far; SearchIndex adds the next when one is full, with the same definition
+-- (SearchIndex::kPartDefinition). matchinfo=fts3: nothing ranks, so no per-document sizes.
+CREATE TABLE search_parts (
+  part INTEGER PRIMARY KEY,
+  first_item INTEGER NOT NULL);
+INSERT INTO search_parts (part, first_item) VALUES (0, 1);
+CREATE VIRTUAL TABLE search_text_0 USING fts4 (subject, body, content="search_items", matchinfo=fts3, tokenize=unicode61, order=DESC);
+INSERT INTO search_text_0 (search_text_0) VALUES ('rebuild');
 )sql",
   };
   return migrations;

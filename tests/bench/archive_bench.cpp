@@ -281,13 +281,9 @@ struct Query {
 };
 
 std::int64_t CountMatches(Archive& a, const std::string& word) {
-  auto s = a.db().Prepare("SELECT count(*) FROM search_text WHERE search_text MATCH ?1");
-  if (!s) Die(s.error().message);
-  auto row = (*s)->Reset().Bind(1, word).Step();
-  if (!row || !*row) Die("counting matches of " + word + " failed");
-  std::int64_t n = (*s)->Int(0);
-  (*s)->Reset();
-  return n;
+  auto n = a.CountMatches(word);
+  if (!n) Die("counting matches of " + word + " failed: " + n.error().message);
+  return *n;
 }
 
 // `per_class` queries of each class, shuffled: ten words of each frequency band, each asked
@@ -331,11 +327,23 @@ struct Latencies {
   }
 };
 
-// What Search must return, computed the slow and obvious way (every match, sorted).
+// What Search must return, computed the slow and obvious way: every match in every full-text
+// partition, sorted.
 std::vector<crypto::Bytes> ExpectedPage(Archive& a, const std::string& word) {
-  auto s = a.db().Prepare(
-      "SELECT s.ref FROM search_text JOIN search_items s ON s.id = search_text.docid WHERE search_text MATCH ?1 "
-      "ORDER BY s.created_at DESC, s.id DESC LIMIT ?2");
+  auto parts = a.db().Prepare("SELECT part FROM search_parts ORDER BY part");
+  if (!parts) Die(parts.error().message);
+  std::string sql;
+  (*parts)->Reset();
+  for (;;) {
+    auto row = (*parts)->Step();
+    if (!row) Die("listing the full-text partitions failed: " + row.error().message);
+    if (!*row) break;
+    const std::string t = "search_text_" + std::to_string((*parts)->Int(0));
+    sql += (sql.empty() ? "" : " UNION ALL ") + std::string("SELECT s.ref, s.created_at, s.id FROM ") + t +
+           " JOIN search_items s ON s.id = " + t + ".docid WHERE " + t + " MATCH ?1";
+  }
+  (*parts)->Reset();
+  auto s = a.db().Prepare(sql + " ORDER BY 2 DESC, 3 DESC LIMIT ?2");
   if (!s) Die(s.error().message);
   (*s)->Reset().Bind(1, word).Bind(2, static_cast<std::int64_t>(kSearchLimit));
   std::vector<crypto::Bytes> refs;
@@ -345,6 +353,7 @@ std::vector<crypto::Bytes> ExpectedPage(Archive& a, const std::string& word) {
     if (!*row) break;
     refs.push_back((*s)->Blob(0));
   }
+  (*s)->Reset();
   return refs;
 }
 
