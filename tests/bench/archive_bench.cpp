@@ -506,7 +506,7 @@ int RunArchiveBench(int argc, char** argv) {
   const auto run_start = Clock::now();
   const std::string load_start = LoadAverage();
 
-  // Where the databases go, and whether they fit: measured at about 6.5 KB per message in each
+  // Where the databases go, and whether they fit: measured at about 4.9 KB per message in each
   // database (the envelope, the content, the indexed text and its full-text index), asked for
   // with a margin for the WAL and the index merges.
   const std::string base_dir = TempBase(dir_arg);
