@@ -22,6 +22,7 @@
 #include "node/passphrase.h"
 #include "node/archive/archive.h"
 #include "node/cli.h"
+#include "node/daemon/config.h"
 
 namespace comity::node {
 namespace {
@@ -40,17 +41,6 @@ std::vector<std::string> SplitList(const std::string& text) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
-}
-
-// tcp://HOST:PORT with a port from 1 to 65535.
-bool IsValidEndpoint(const std::string& e) {
-  if (e.rfind("tcp://", 0) != 0) return false;
-  auto colon = e.rfind(':');
-  if (colon <= 6 || colon + 1 >= e.size()) return false;
-  std::string port = e.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
-  int p = std::stoi(port);
-  return p >= 1 && p <= 65535;
 }
 
 Result<std::string> ReadInput(const std::string& path, const char* what) {
@@ -124,7 +114,7 @@ CmdStatus CmdInit(const Args& args) {
   if (!crypto::IsValidCountry(config.country())) return Fail("--country must be an ISO 3166-1 alpha-2 code such as ES");
   if (auto listen = args.Get("listen")) {
     for (const std::string& e : SplitList(*listen)) {
-      if (!IsValidEndpoint(e) || !crypto::IsValidEndpointText(e)) {
+      if (!IsValidTcpEndpoint(e) || !crypto::IsValidEndpointText(e)) {
         return Fail("--listen endpoint '" + crypto::EscapeForDisplay(e) + "' is not tcp://HOST:PORT");
       }
       config.add_listen(e);
