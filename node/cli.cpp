@@ -61,6 +61,8 @@ std::vector<Command> AllCommands() {
   std::vector<Command> all = TrustCommands();
   std::vector<Command> archive = ArchiveCommands();
   all.insert(all.end(), archive.begin(), archive.end());
+  std::vector<Command> run = RunCommands();
+  all.insert(all.end(), run.begin(), run.end());
   return all;
 }
 

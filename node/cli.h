@@ -62,6 +62,7 @@ int RunAdminCommand(const std::vector<std::string>& args);
 // The command tables of each group.
 std::vector<Command> TrustCommands();
 std::vector<Command> ArchiveCommands();
+std::vector<Command> RunCommands();
 
 // Options every command takes: --home and --passphrase-file, plus `extra`.
 std::set<std::string> WithCommonOptions(std::set<std::string> extra);

@@ -1,0 +1,586 @@
+#include "node/daemon/node.h"
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cmath>
+#include <zmq_addon.hpp>
+
+#include "crypto/envelope.h"
+#include "crypto/sodium.h"
+#include "proto/envelope.pb.h"
+
+namespace comity::node {
+namespace {
+
+using crypto::Bytes;
+
+// Every frame sequence starts with the protocol tag, then the kind (docs/PROTOCOL.md §10).
+constexpr std::string_view kTag = "COMITY1";
+constexpr std::string_view kDeliver = "DELIVER";
+constexpr std::string_view kCustody = "CUSTODY";
+constexpr std::string_view kReject = "REJECT";
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr const char* kZapDomain = "comity";
+constexpr int kOutboxBatch = 200;
+
+std::string AddressOf(const v1::Party& p) { return p.member_id() + "@" + p.network_id(); }
+
+std::optional<v1::Party> PartyOfAddress(const std::string& address) {
+  auto at = address.find('@');
+  if (at == std::string::npos) return std::nullopt;
+  v1::Party p;
+  p.set_member_id(address.substr(0, at));
+  p.set_network_id(address.substr(at + 1));
+  return p;
+}
+
+std::string ShortId(const std::string& id) { return crypto::ToHex(crypto::AsBytes(id)).substr(0, 16); }
+std::string ShortId(const Bytes& id) { return crypto::ToHex(id).substr(0, 16); }
+
+bool IsUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (n < 0 || i + n >= s.size() + (n == 0 ? 1 : 0)) return false;
+    for (int k = 1; k <= n; ++k) {
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+// The header of an envelope, read without verifying anything: only to choose which of this
+// node's parties is the reader. Open() verifies it all.
+std::optional<v1::EnvelopeHeader> PeekHeader(const std::string& envelope) {
+  v1::Signed outer;
+  v1::EnvelopeBody body;
+  v1::EnvelopeHeader header;
+  if (!outer.ParseFromString(envelope) || !body.ParseFromString(outer.body()) ||
+      !header.ParseFromString(body.header())) {
+    return std::nullopt;
+  }
+  return header;
+}
+
+std::string Frame(const zmq::message_t& m) { return m.to_string(); }
+
+void SendFrames(zmq::socket_t& socket, const std::vector<std::string>& frames) {
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                             : zmq::send_flags::dontwait;
+    if (!socket.send(zmq::buffer(frames[i]), flags)) return;  // full: the sender will retry
+  }
+}
+
+}  // namespace
+
+// An outgoing link to one member: a CURVE DEALER to its endpoints.
+struct Node::Link {
+  zmq::socket_t socket;
+  std::unique_ptr<ZmqReader> reader;
+  std::vector<std::string> endpoints;
+};
+
+Node::Node(NodeParams params)
+    : p_(std::move(params)),
+      log_(p_.name, p_.settings.log_level, p_.log_sink),
+      zap_(zmq_, zmq::socket_type::rep),
+      outbox_timer_(io_) {
+  if (!p_.now) p_.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+}
+
+Node::~Node() {
+  links_.clear();
+  router_reader_.reset();
+  if (router_) router_->close();
+  zap_reader_.reset();
+  zap_.close();
+  zmq_.close();
+}
+
+Result<std::unique_ptr<Node>> Node::Create(NodeParams params) {
+  crypto::EnsureSodium();
+  if (!params.archive) return MakeError("a node needs its archive");
+  if (params.parties.empty()) return MakeError("a node needs at least one membership");
+  std::unique_ptr<Node> node(new Node(std::move(params)));
+  if (auto st = node->Bind(); !st) return st.error();
+  return node;
+}
+
+Status<> Node::Bind() {
+  // The ZAP handler must be bound before any CURVE socket of this context accepts a link.
+  zap_.bind(kZapEndpoint);
+  zap_reader_ = std::make_unique<ZmqReader>(io_, zap_, [this](auto& f) { OnZap(f); });
+  zap_reader_->Drain();
+  if (p_.settings.listen.empty()) return {};
+  router_ = std::make_unique<zmq::socket_t>(zmq_, zmq::socket_type::router);
+  const std::string secret(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
+                           p_.identity.transport_secret().size());
+  router_->set(zmq::sockopt::curve_server, 1);
+  router_->set(zmq::sockopt::curve_secretkey, secret);
+  router_->set(zmq::sockopt::zap_domain, kZapDomain);
+  router_->set(zmq::sockopt::linger, 0);
+  // A memory guard only: libzmq drops a link that sends more than this in one frame; frames
+  // between the configured limit and this are dropped and counted by OnRouter.
+  router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(p_.settings.max_envelope_bytes + (1 << 20)));
+  for (const std::string& e : p_.settings.listen) {
+    try {
+      router_->bind(e);
+    } catch (const zmq::error_t& err) {
+      return MakeError("cannot listen on " + e + ": " + err.what());
+    }
+    bound_.push_back(router_->get(zmq::sockopt::last_endpoint));
+  }
+  router_reader_ = std::make_unique<ZmqReader>(io_, *router_, [this](auto& f) { OnRouter(f); });
+  router_reader_->Drain();
+  return {};
+}
+
+void Node::Run() {
+  log_.Info("running as " + [&] {
+    std::string s;
+    for (const auto& p : p_.parties) s += (s.empty() ? "" : ", ") + AddressOf(p);
+    return s;
+  }() + (bound_.empty() ? ", outbound only" : ", listening on " + [&] {
+    std::string s;
+    for (const auto& e : bound_) s += (s.empty() ? "" : " ") + e;
+    return s;
+  }()));
+  ScheduleOutbox(std::chrono::milliseconds(0));
+  auto guard = boost::asio::make_work_guard(io_);
+  io_.run();
+  log_.Info("stopped");
+}
+
+void Node::Stop() {
+  boost::asio::post(io_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    outbox_timer_.cancel();
+    if (signals_) signals_->cancel();
+    // Nothing is half-written: every archive write is one committed batch, and what peers
+    // have not taken custody of stays in the outbox for the next run.
+    io_.stop();
+  });
+}
+
+void Node::HandleSignals(std::function<void(Node&)> on_reload) {
+  signals_ = std::make_unique<boost::asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
+  auto wait = std::make_shared<std::function<void()>>();
+  *wait = [this, wait, on_reload] {
+    signals_->async_wait([this, wait, on_reload](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        log_.Info("SIGHUP: reloading");
+        if (on_reload) on_reload(*this);
+        (*wait)();
+        return;
+      }
+      log_.Info(sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+      Stop();
+    });
+  };
+  (*wait)();
+}
+
+// ---- admission ----------------------------------------------------------------------------
+
+std::optional<std::string> Node::MemberOfCurveKey(const std::string& key) const {
+  for (const auto& [id, net] : p_.trust.networks()) {
+    if (!net.roster) continue;
+    for (const auto& [member_id, cert] : net.roster->members) {
+      if (cert.keys().transport_curve() != key) continue;
+      // The roster lists it; FindMember also checks revocation and validity now.
+      auto found = p_.trust.FindMember(crypto::PartyOf(cert), p_.now());
+      if (found) return AddressOf(crypto::PartyOf(cert));
+    }
+  }
+  return std::nullopt;
+}
+
+void Node::OnZap(std::vector<zmq::message_t>& f) {
+  // ZAP 1.0 (ZeroMQ RFC 27): version, request id, domain, address, identity, mechanism, credentials.
+  std::string version = f.size() > 0 ? Frame(f[0]) : "", request = f.size() > 1 ? Frame(f[1]) : "";
+  std::string status = "400", text = "not a member", user;
+  if (f.size() >= 7 && Frame(f[5]) == "CURVE" && f[6].size() == 32) {
+    if (auto member = MemberOfCurveKey(Frame(f[6]))) {
+      status = "200";
+      text = "OK";
+      user = *member;
+    }
+  }
+  if (status == "200") {
+    ++counters_.links_admitted;
+    log_.Debug("link from " + user + " admitted");
+  } else {
+    ++counters_.links_refused;
+    std::int64_t held = 0;
+    if (log_.Allow("refused", std::chrono::seconds(10), &held)) {
+      const std::string address = f.size() > 3 ? Frame(f[3]) : "?";
+      log_.Warn("link from " + address + " refused: its CURVE key is no current member's" +
+                (held > 0 ? " (and " + std::to_string(held) + " more refused)" : ""));
+    }
+  }
+  SendFrames(zap_, {"1.0", request, status, text, user, ""});
+}
+
+bool Node::RateAllows(const std::string& peer) {
+  Bucket& b = buckets_[peer];
+  const auto now = std::chrono::steady_clock::now();
+  const double rate = p_.settings.peer_frames_per_second, burst = p_.settings.peer_burst;
+  if (b.at == std::chrono::steady_clock::time_point{}) b.tokens = burst;
+  b.tokens = std::min(burst, b.tokens + rate * std::chrono::duration<double>(now - b.at).count());
+  b.at = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+// ---- receiving ----------------------------------------------------------------------------
+
+void Node::OnRouter(std::vector<zmq::message_t>& f) {
+  ++counters_.frames_in;
+  if (f.size() < 2) return;
+  // The ZAP user id rides on every frame of an authenticated link.
+  const char* user = f[1].gets("User-Id");
+  const std::string peer = user != nullptr ? user : "";
+  if (peer.empty()) return;  // cannot happen with CURVE and ZAP; never trust such a frame
+  if (!RateAllows(peer)) {
+    ++counters_.dropped_rate;
+    return;
+  }
+  // Size first, before anything is parsed.
+  std::size_t total = 0;
+  for (std::size_t i = 1; i < f.size(); ++i) total += f[i].size();
+  if (total > p_.settings.max_envelope_bytes + 1024) {
+    ++counters_.dropped_oversize;
+    std::int64_t held = 0;
+    if (log_.Allow("oversize " + peer, std::chrono::seconds(10), &held)) {
+      log_.Warn("dropped a frame of " + std::to_string(total) + " bytes from " + peer + " (limit " +
+                std::to_string(p_.settings.max_envelope_bytes) + ")");
+    }
+    return;
+  }
+  if (f.size() != 4 || Frame(f[1]) != kTag || Frame(f[2]) != kDeliver) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  std::vector<std::string> reply;
+  Deliver(peer, Frame(f[3]), reply);
+  if (reply.empty()) return;
+  std::vector<std::string> out = {Frame(f[0])};
+  out.insert(out.end(), reply.begin(), reply.end());
+  SendFrames(*router_, out);
+}
+
+void Node::Deliver(const std::string& from, const std::string& envelope, std::vector<std::string>& reply) {
+  const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
+  auto header = PeekHeader(envelope);
+  if (id.empty() || !header) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const std::string id_text(id.begin(), id.end());
+  auto refuse = [&](const std::string& why) {
+    ++counters_.rejected;
+    log_.Info("refused envelope " + ShortId(id) + " from " + from + ": " + why);
+    reply = {std::string(kTag), std::string(kReject), id_text, why};
+  };
+  const v1::Party* reader = nullptr;
+  for (const v1::Party& mine : p_.parties) {
+    for (const v1::Party& r : header->recipients()) {
+      if (r.network_id() == mine.network_id() && r.member_id() == mine.member_id()) reader = &mine;
+    }
+  }
+  if (reader == nullptr) return refuse("not addressed to this node");
+  const v1::Signed* cert = p_.trust.SignedCertificateOf(header->sender());
+  if (cert == nullptr) {
+    ++counters_.deferred;
+    log_.Debug("envelope " + ShortId(id) + " from unknown sender " + AddressOf(header->sender()) + ", not accepted yet");
+    return;
+  }
+  const std::int64_t now = p_.now();
+  auto opened = crypto::Open(p_.identity, *reader, crypto::AsBytes(envelope), *cert, p_.trust, now);
+  if (!opened) {
+    if (opened.error().code == crypto::OpenCode::kUnknownSender) {
+      ++counters_.deferred;
+      return;
+    }
+    return refuse(std::string(crypto::OpenCodeName(opened.error().code)));
+  }
+  archive::MessageRecord m;
+  m.message_id = opened->message_id;
+  m.direction = "in";
+  m.sender = AddressOf(opened->header.sender());
+  for (const v1::Party& r : opened->header.recipients()) m.recipients += (m.recipients.empty() ? "" : ",") + AddressOf(r);
+  m.created_at = opened->header.created_at();
+  m.stored_at = now;
+  m.content_type = opened->header.content_type();
+  m.envelope.assign(envelope.begin(), envelope.end());
+  m.content = opened->plaintext;
+  const std::string text(opened->plaintext.begin(), opened->plaintext.end());
+  if (m.content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m.body = text;
+  bool added = false;
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    auto r = p_.archive->AddMessage(m);
+    if (!r) return r.error();
+    added = *r;
+    if (!added) return {};
+    return p_.archive->Audit(now, AddressOf(*reader), "receive", ShortId(id) + " from " + m.sender + " via " + from);
+  });
+  if (!st) {
+    // Not stored, so no custody: the sender keeps it and tries again.
+    log_.Error("archiving envelope " + ShortId(id) + " failed: " + st.error().message);
+    return;
+  }
+  if (added) {
+    ++counters_.received;
+    log_.Debug("received " + ShortId(id) + " from " + m.sender);
+  } else {
+    ++counters_.duplicates;
+  }
+  reply = {std::string(kTag), std::string(kCustody), id_text};
+}
+
+// ---- sending ------------------------------------------------------------------------------
+
+std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string content_type, std::string content,
+                                      std::int64_t expires_at) {
+  auto done = std::make_shared<std::promise<Result<Bytes>>>();
+  auto fut = done->get_future();
+  boost::asio::post(io_, [this, done, to = std::move(to), content_type = std::move(content_type),
+                          content = std::move(content), expires_at] {
+    done->set_value(DoSend(to, content_type, content, expires_at));
+  });
+  return fut;
+}
+
+Result<Bytes> Node::DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
+                           const std::string& content, std::int64_t expires_at) {
+  if (to.empty()) return MakeError("a message needs at least one recipient");
+  const std::int64_t now = p_.now();
+  std::vector<crypto::Recipient> recipients;
+  const v1::Party* from = nullptr;
+  for (const v1::Party& r : to) {
+    auto cert = p_.trust.FindMember(r, now);
+    if (!cert) return MakeError("recipient " + AddressOf(r) + ": " + cert.error().message);
+    recipients.push_back(crypto::RecipientOf(*cert));
+    // Sent as this node's member of the first recipient's network, else of its first network.
+    if (from == nullptr) {
+      for (const v1::Party& mine : p_.parties) {
+        if (mine.network_id() == r.network_id()) from = &mine;
+      }
+    }
+  }
+  if (from == nullptr) from = &p_.parties.front();
+  crypto::SealOptions options;
+  options.created_at = now;
+  options.expires_at = expires_at;
+  options.content_type = content_type;
+  auto sealed = crypto::Seal(p_.identity, *from, recipients, options, crypto::AsBytes(content));
+  if (!sealed) return sealed.error();
+  const Bytes id = crypto::MessageId(*sealed);
+  archive::MessageRecord m;
+  m.message_id = id;
+  m.direction = "out";
+  m.sender = AddressOf(*from);
+  for (const v1::Party& r : to) m.recipients += (m.recipients.empty() ? "" : ",") + AddressOf(r);
+  m.created_at = now;
+  m.stored_at = now;
+  m.content_type = content_type;
+  m.envelope = *sealed;
+  m.content.assign(content.begin(), content.end());
+  if (content_type.rfind("text/", 0) == 0 && IsUtf8(content)) m.body = content;
+  // Committed, with what is owed to each recipient, before a byte leaves.
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    auto added = p_.archive->AddMessage(m);
+    if (!added) return added.error();
+    for (const v1::Party& r : to) {
+      if (auto e = p_.archive->Enqueue({0, id, AddressOf(r), *sealed, now, 0, expires_at}); !e) return e;
+    }
+    return p_.archive->Audit(now, m.sender, "send", ShortId(id) + " to " + m.recipients);
+  });
+  if (!st) return MakeError("archiving the message failed: " + st.error().message);
+  ScheduleOutbox(std::chrono::milliseconds(0));
+  return id;
+}
+
+std::int64_t Node::Backoff(std::int64_t attempts) {
+  const auto& s = p_.settings;
+  double ms = static_cast<double>(s.retry_initial.count()) * std::pow(s.retry_multiplier, static_cast<double>(attempts));
+  ms = std::min(ms, static_cast<double>(s.retry_max.count()));
+  std::uniform_real_distribution<double> jitter(1.0 - s.retry_jitter, 1.0);
+  ms *= jitter(rng_);
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(ms / 1000.0)));  // the outbox counts seconds
+}
+
+void Node::ScheduleOutbox(std::chrono::milliseconds after) {
+  const auto due = std::chrono::steady_clock::now() + after;
+  if (outbox_scheduled_ && outbox_due_ <= due) return;
+  outbox_scheduled_ = true;
+  outbox_due_ = due;
+  outbox_timer_.expires_at(due);
+  outbox_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    outbox_scheduled_ = false;
+    PumpOutbox();
+  });
+}
+
+void Node::PumpOutbox() {
+  if (stopping_) return;
+  const std::int64_t now = p_.now();
+  auto due = p_.archive->DueOutbox(now, kOutboxBatch);
+  if (!due) {
+    log_.Error("reading the outbox failed: " + due.error().message);
+    ScheduleOutbox(std::chrono::seconds(1));
+    return;
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> attempts;  // outbox id, next attempt
+  std::vector<const archive::OutboxEntry*> expired;
+  for (const archive::OutboxEntry& e : *due) {
+    if (e.expires_at != 0 && now >= e.expires_at) {
+      expired.push_back(&e);
+      continue;
+    }
+    Link* link = LinkTo(e.recipient);
+    attempts.emplace_back(e.id, now + Backoff(e.attempts));
+    if (link == nullptr) continue;  // no route yet: tried again after the backoff
+    const std::string env(e.envelope.begin(), e.envelope.end());
+    SendFrames(link->socket, {std::string(kTag), std::string(kDeliver), env});
+    in_flight_[{std::string(e.message_id.begin(), e.message_id.end()), e.recipient}] = e.id;
+    ++counters_.sent;
+    link->reader->Drain();  // a send can swallow the edge of a reply already waiting
+  }
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    for (const auto& [id, next] : attempts) {
+      if (auto r = p_.archive->RecordAttempt(id, next); !r) return r;
+    }
+    for (const archive::OutboxEntry* e : expired) {
+      if (auto r = p_.archive->RemoveFromOutbox(e->id); !r) return r;
+      if (auto r = p_.archive->Audit(now, p_.name, "expire", ShortId(e->message_id) + " to " + e->recipient); !r) return r;
+    }
+    return {};
+  });
+  if (!st) log_.Error("recording delivery attempts failed: " + st.error().message);
+  counters_.expired += static_cast<std::int64_t>(expired.size());
+  // Next pass: at once if the batch was full, else soon (custody and new sends also wake it).
+  ScheduleOutbox(due->size() == static_cast<std::size_t>(kOutboxBatch) ? std::chrono::milliseconds(0)
+                                                                     : std::chrono::milliseconds(500));
+}
+
+Node::Link* Node::LinkTo(const std::string& peer) {
+  if (auto it = links_.find(peer); it != links_.end()) return it->second.get();
+  auto party = PartyOfAddress(peer);
+  if (!party) return nullptr;
+  auto cert = p_.trust.FindMember(*party, p_.now());
+  if (!cert) {
+    log_.Debug("no link to " + peer + ": " + cert.error().message);
+    return nullptr;
+  }
+  std::vector<std::string> endpoints;
+  if (auto it = p_.settings.peer_endpoints.find(peer); it != p_.settings.peer_endpoints.end()) {
+    endpoints = it->second;
+  } else {
+    endpoints.assign(cert->endpoints().begin(), cert->endpoints().end());
+  }
+  if (endpoints.empty()) return nullptr;  // outbound only: reached through relays (not yet)
+  auto link = std::make_unique<Link>(Link{zmq::socket_t(zmq_, zmq::socket_type::dealer), nullptr, endpoints});
+  const auto& mine = p_.identity.public_identity().transport;
+  link->socket.set(zmq::sockopt::curve_serverkey, cert->keys().transport_curve());
+  link->socket.set(zmq::sockopt::curve_publickey, std::string(mine.begin(), mine.end()));
+  link->socket.set(zmq::sockopt::curve_secretkey,
+                   std::string(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
+                               p_.identity.transport_secret().size()));
+  link->socket.set(zmq::sockopt::linger, 0);
+  link->socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(64 << 10));  // replies only
+  for (const std::string& e : endpoints) {
+    try {
+      link->socket.connect(e);
+    } catch (const zmq::error_t& err) {
+      log_.Warn("cannot dial " + peer + " at " + e + ": " + err.what());
+    }
+  }
+  link->reader = std::make_unique<ZmqReader>(io_, link->socket, [this, peer](auto& f) { OnLink(peer, f); });
+  link->reader->Drain();
+  log_.Debug("dialing " + peer);
+  return links_.emplace(peer, std::move(link)).first->second.get();
+}
+
+void Node::OnLink(const std::string& peer, std::vector<zmq::message_t>& f) {
+  if (f.size() < 3 || Frame(f[0]) != kTag) return;
+  const std::string kind = Frame(f[1]);
+  if (kind == kCustody) {
+    OnCustody(peer, Frame(f[2]), false, "");
+  } else if (kind == kReject) {
+    OnCustody(peer, Frame(f[2]), true, f.size() > 3 ? Frame(f[3]) : "");
+  }
+}
+
+void Node::OnCustody(const std::string& peer, const std::string& message_id, bool refused, const std::string& why) {
+  auto it = in_flight_.find({message_id, peer});
+  if (it == in_flight_.end()) return;  // already settled, or never sent to this peer
+  const std::int64_t outbox_id = it->second;
+  in_flight_.erase(it);
+  const std::int64_t now = p_.now();
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
+    return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered",
+                             ShortId(message_id) + " to " + peer + (refused ? ": " + why.substr(0, 200) : ""));
+  });
+  if (!st) {
+    log_.Error("recording custody failed: " + st.error().message);
+    return;
+  }
+  if (refused) {
+    ++counters_.refused_by_peer;
+    log_.Warn(peer + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
+  } else {
+    ++counters_.custody;
+  }
+}
+
+// ---- trust --------------------------------------------------------------------------------
+
+void Node::ReplaceTrust(crypto::TrustStore trust) {
+  auto shared = std::make_shared<crypto::TrustStore>(std::move(trust));
+  boost::asio::post(io_, [this, shared] {
+    p_.trust = std::move(*shared);
+    CloseUntrustedLinks();
+  });
+}
+
+void Node::CloseUntrustedLinks() {
+  for (auto it = links_.begin(); it != links_.end();) {
+    auto party = PartyOfAddress(it->first);
+    if (party && p_.trust.FindMember(*party, p_.now())) {
+      ++it;
+      continue;
+    }
+    log_.Info("closing the link to " + it->first + ": no longer a current member");
+    it = links_.erase(it);
+  }
+}
+
+NodeCounters Node::Counters() {
+  std::promise<NodeCounters> got;
+  boost::asio::post(io_, [&] {
+    auto depth = p_.archive->DueOutbox(INT64_MAX, 1'000'000);
+    counters_.outbox = depth ? static_cast<std::int64_t>(depth->size()) : -1;
+    got.set_value(counters_);
+  });
+  return got.get_future().get();
+}
+
+void Node::WithArchive(const std::function<void(archive::Archive&)>& fn) {
+  std::promise<void> done;
+  boost::asio::post(io_, [&] {
+    fn(*p_.archive);
+    done.set_value();
+  });
+  done.get_future().get();
+}
+
+}  // namespace comity::node

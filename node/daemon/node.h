@@ -1,0 +1,154 @@
+// A running Comity node (what `comityd run` runs): one Boost.Asio io_context drives its
+// ZeroMQ sockets, timers and signals; it owns its ZeroMQ context, its archive and its trust
+// store, so a process (a test, a benchmark) can run many. Link protocol and delivery rules are
+// in docs/PROTOCOL.md §10.
+//
+// Transport: every TCP link is ZeroMQ CURVE. A ZAP handler admits only the CURVE keys of
+// current, unrevoked members of the networks this node trusts; the member becomes the link's
+// ZAP user id. A node with listen endpoints binds a ROUTER; to deliver, a node dials the
+// recipient (a DEALER per peer) at the endpoints its certificate lists, or those the
+// configuration gives.
+//
+// Delivery: Send() seals the envelope and commits it, with one outbox entry per recipient and
+// an audit entry, before a byte leaves. The receiver opens and archives it (duplicates are
+// recognised by message id) and only then answers CUSTODY; the sender then removes that
+// outbox entry. Unanswered entries are sent again with exponential backoff and jitter; an
+// entry past its expiry is dropped with an audit entry. A permanent refusal (REJECT) ends the
+// entry too, audited.
+//
+// Threads: Run() runs the io_context on the calling thread; every other public call is safe
+// from any thread (it posts onto the node's io_context).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "crypto/keys.h"
+#include "crypto/result.h"
+#include "crypto/trust.h"
+#include "node/archive/archive.h"
+#include "node/daemon/config.h"
+#include "node/daemon/log.h"
+#include "node/daemon/zmq_asio.h"
+
+namespace comity::node {
+
+// What a node counts; a snapshot is consistent (taken on the node's thread).
+struct NodeCounters {
+  std::int64_t links_admitted = 0;       // CURVE keys the ZAP handler let in
+  std::int64_t links_refused = 0;        // and refused
+  std::int64_t frames_in = 0;
+  std::int64_t dropped_oversize = 0;     // larger than limits.max_envelope_bytes, dropped unparsed
+  std::int64_t dropped_malformed = 0;    // not a Comity frame, or an envelope that does not parse
+  std::int64_t dropped_rate = 0;         // over the peer's rate limit
+  std::int64_t rejected = 0;             // envelopes refused for good (bad signature, not ours, expired, ...)
+  std::int64_t deferred = 0;             // not accepted yet (unknown sender: the roster may follow)
+  std::int64_t received = 0;             // stored in the archive
+  std::int64_t duplicates = 0;           // seen before: acknowledged again, not stored twice
+  std::int64_t sent = 0;                 // DELIVER frames sent (first tries and retries)
+  std::int64_t custody = 0;              // outbox entries a recipient took custody of
+  std::int64_t expired = 0;              // outbox entries dropped at their expiry
+  std::int64_t refused_by_peer = 0;      // outbox entries the recipient rejected
+  std::int64_t outbox = 0;               // entries still owed (at the last outbox pass)
+};
+
+struct NodeParams {
+  std::string name;                      // for log lines, e.g. "ES-MJ"
+  crypto::Identity identity;
+  std::vector<v1::Party> parties;        // this node's memberships, one per network
+  crypto::TrustStore trust;
+  std::unique_ptr<archive::Archive> archive;
+  DaemonSettings settings;
+  std::function<std::int64_t()> now;     // Unix seconds; default the system clock
+  Logger::Sink log_sink;                 // default stderr
+};
+
+class Node {
+ public:
+  // Binds the listen endpoints; fails (with the endpoint named) when one cannot be bound.
+  static Result<std::unique_ptr<Node>> Create(NodeParams params);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Runs until Stop() (or SIGINT/SIGTERM after HandleSignals()). Returns after the archive's
+  // last batch is committed; the caller then destroys the node (which closes the archive).
+  void Run();
+  void Stop();
+  // SIGINT/SIGTERM stop the node; SIGHUP calls `on_reload` on the node's thread.
+  void HandleSignals(std::function<void(Node&)> on_reload);
+
+  // Seals `content` to `to`, archives it with its outbox entries, and starts delivery.
+  // Returns the message id.
+  std::future<Result<crypto::Bytes>> Send(std::vector<v1::Party> to, std::string content_type, std::string content,
+                                          std::int64_t expires_at = 0);
+  // Replaces the trust store (a newer roster, a reload); links of members no longer trusted
+  // are closed.
+  void ReplaceTrust(crypto::TrustStore trust);
+  NodeCounters Counters();
+  // The endpoints bound, as ZeroMQ reports them (a * port resolved).
+  std::vector<std::string> BoundEndpoints() const { return bound_; }
+  // Runs `fn` on the node's thread with its archive and waits for it (tests, status).
+  void WithArchive(const std::function<void(archive::Archive&)>& fn);
+
+  Logger& log() { return log_; }
+
+ private:
+  explicit Node(NodeParams params);
+  struct Link;
+
+  Status<> Bind();
+  void OnZap(std::vector<zmq::message_t>& frames);
+  void OnRouter(std::vector<zmq::message_t>& frames);
+  void OnLink(const std::string& peer, std::vector<zmq::message_t>& frames);
+  Result<crypto::Bytes> DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
+                               const std::string& content, std::int64_t expires_at);
+  void Deliver(const std::string& from, const std::string& envelope, std::vector<std::string>& reply);
+  void OnCustody(const std::string& peer, const std::string& message_id, bool refused, const std::string& why);
+  void PumpOutbox();
+  void ScheduleOutbox(std::chrono::milliseconds after);
+  Link* LinkTo(const std::string& peer);
+  void CloseUntrustedLinks();
+  std::optional<std::string> MemberOfCurveKey(const std::string& key) const;
+  std::int64_t Backoff(std::int64_t attempts);
+  bool RateAllows(const std::string& peer);
+
+  // Declared first, destroyed last: everything below may hold handlers on it.
+  boost::asio::io_context io_;
+  NodeParams p_;
+  Logger log_;
+  zmq::context_t zmq_;
+  zmq::socket_t zap_;
+  std::unique_ptr<ZmqReader> zap_reader_;
+  std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<ZmqReader> router_reader_;
+  std::map<std::string, std::unique_ptr<Link>> links_;  // by MEMBER@NETWORK
+  std::vector<std::string> bound_;
+  boost::asio::steady_timer outbox_timer_;
+  bool outbox_scheduled_ = false;
+  std::chrono::steady_clock::time_point outbox_due_{};
+  std::map<std::pair<std::string, std::string>, std::int64_t> in_flight_;  // (message id, peer) -> outbox id
+  struct Bucket {
+    double tokens = 0;
+    std::chrono::steady_clock::time_point at{};
+  };
+  std::map<std::string, Bucket> buckets_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::mt19937_64 rng_{std::random_device{}()};
+  NodeCounters counters_;
+  bool stopping_ = false;
+};
+
+}  // namespace comity::node

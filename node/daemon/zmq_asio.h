@@ -1,0 +1,39 @@
+// Drives a ZeroMQ socket from a Boost.Asio io_context. ZMQ_FD is edge-triggered: it signals
+// that ZMQ_EVENTS may have changed, not that a message is waiting. So after every wake-up, and
+// after every send on the socket (which can consume the edge), Drain() reads ZMQ_EVENTS and
+// receives until it reports nothing more, then waits again. The fd belongs to libzmq and is
+// never closed here. Same thread as the io_context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <memory>
+#include <vector>
+#include <zmq.hpp>
+
+namespace comity::node {
+
+class ZmqReader {
+ public:
+  using Handler = std::function<void(std::vector<zmq::message_t>& frames)>;
+  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler on_message);
+  ~ZmqReader();
+  ZmqReader(const ZmqReader&) = delete;
+  ZmqReader& operator=(const ZmqReader&) = delete;
+
+  // Receives every message ready now, then waits for the next edge.
+  void Drain();
+
+ private:
+  void Arm();
+
+  zmq::socket_t& socket_;
+  Handler on_message_;
+  boost::asio::posix::stream_descriptor fd_;
+  bool armed_ = false;
+  bool draining_ = false;
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // a cancelled wait that runs late sees it gone
+};
+
+}  // namespace comity::node

@@ -1,0 +1,336 @@
+// node/daemon/node: real nodes in one process, each with its own io_context thread, ZeroMQ
+// context and SQLCipher archive, talking CURVE over loopback TCP. Strangers and hostile
+// members are played by raw ZeroMQ sockets with their own CURVE keys.
+#include "node/daemon/node.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <thread>
+#include <zmq_addon.hpp>
+
+#include "crypto/envelope.h"
+#include "tests/unit/archive_test_support.h"
+#include "tests/unit/test_network.h"
+
+namespace comity::node {
+namespace {
+
+using crypto::test::kNow;
+using crypto::test::TestNetwork;
+using Clock = std::chrono::steady_clock;
+
+// A free loopback port (bound and released: another process could take it in between; on a
+// test machine that does not happen in practice, and a bind failure would fail loudly).
+int FreePort() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+  return a.local_endpoint().port();
+}
+
+std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
+// Polls `done` until it holds or `limit` passes.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// A node running on its own thread; stopped and joined on destruction.
+class Running {
+ public:
+  Running(std::unique_ptr<Node> node) : node_(std::move(node)), thread_([this] { node_->Run(); }) {}
+  ~Running() {
+    node_->Stop();
+    thread_.join();
+  }
+  Node& operator*() { return *node_; }
+  Node* operator->() { return node_.get(); }
+
+ private:
+  std::unique_ptr<Node> node_;
+  std::thread thread_;
+};
+
+class DaemonNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* id : {"ES-MJ", "FR-MJ", "IT-MG"}) net_.Admit(id);
+    roster_ = net_.Publish();
+    for (const char* id : {"ES-MJ", "FR-MJ", "IT-MG"}) ports_[id] = FreePort();
+  }
+
+  v1::Party Party(const std::string& id) { return net_.member(id).party(); }
+
+  DaemonSettings Settings(const std::string& id) {
+    DaemonSettings s;
+    s.listen = {Endpoint(ports_.at(id))};
+    for (const auto& [other, port] : ports_) {
+      if (other != id) s.peer_endpoints[other + "@ejn"] = {Endpoint(port)};
+    }
+    s.retry_initial = std::chrono::milliseconds(200);
+    s.retry_max = std::chrono::milliseconds(1000);
+    return s;
+  }
+
+  std::unique_ptr<Running> Start(const std::string& id, DaemonSettings settings) {
+    auto& dir = homes_[id];
+    if (!dir) dir = std::make_unique<archive::test::TempDir>();
+    auto a = Exists(dir->path() + "/archive.db") ? archive::Archive::Open(dir->path(), crypto::AsBytes(std::string("pw")))
+                                                   : archive::Archive::Create(dir->path(), crypto::AsBytes(std::string("pw")),
+                                                                              crypto::MinimumKdf());
+    EXPECT_TRUE(a.ok()) << a.error().message;
+    if (!a) return nullptr;
+    auto identity = crypto::Identity::FromSecret(net_.member(id).identity.ExportSecret());
+    EXPECT_TRUE(identity.ok());
+    NodeParams p{id, std::move(identity).value(), {Party(id)}, crypto::test::TrustingOnly(net_, roster_),
+                 std::move(a).value(), std::move(settings), [] { return kNow; },
+                 [this, id](const std::string& line) {
+                   std::lock_guard<std::mutex> lock(log_mutex_);
+                   logs_.push_back(line);
+                 }};
+    auto node = Node::Create(std::move(p));
+    EXPECT_TRUE(node.ok()) << node.error().message;
+    if (!node) return nullptr;
+    return std::make_unique<Running>(std::move(node).value());
+  }
+  std::unique_ptr<Running> Start(const std::string& id) { return Start(id, Settings(id)); }
+
+  static bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+  // A raw CURVE DEALER to `id`'s listener with the given client keys (a member's, or a
+  // stranger's).
+  zmq::socket_t RawLink(zmq::context_t& ctx, const std::string& id, const std::string& public_key,
+                        const std::string& secret_key) {
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::curve_serverkey, net_.member(id).certificate.keys().transport_curve());
+    s.set(zmq::sockopt::curve_publickey, public_key);
+    s.set(zmq::sockopt::curve_secretkey, secret_key);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvtimeo, 5000);
+    s.connect(Endpoint(ports_.at(id)));
+    return s;
+  }
+  zmq::socket_t MemberLink(zmq::context_t& ctx, const std::string& to, const std::string& as) {
+    const auto& m = net_.member(as);
+    const auto& pub = m.identity.public_identity().transport;
+    const auto& sec = m.identity.transport_secret();
+    return RawLink(ctx, to, std::string(pub.begin(), pub.end()),
+                   std::string(reinterpret_cast<const char*>(sec.data()), sec.size()));
+  }
+
+  // Sends one DELIVER frame sequence and returns the reply frames (empty on timeout).
+  static std::vector<std::string> Exchange(zmq::socket_t& s, const std::string& envelope) {
+    std::vector<std::string> frames = {"COMITY1", "DELIVER", envelope};
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+    std::vector<zmq::message_t> reply;
+    if (!zmq::recv_multipart(s, std::back_inserter(reply))) return {};
+    std::vector<std::string> out;
+    for (auto& m : reply) out.push_back(m.to_string());
+    return out;
+  }
+
+  // An envelope from `from` to `to`, sealed here.
+  crypto::Bytes Envelope(const std::string& from, const std::string& to, const std::string& text) {
+    crypto::SealOptions o;
+    o.created_at = kNow;
+    o.content_type = "text/plain; charset=utf-8";
+    auto sealed = crypto::Seal(net_.member(from).identity, Party(from), {crypto::RecipientOf(net_.member(to).certificate)},
+                               o, crypto::AsBytes(text));
+    EXPECT_TRUE(sealed.ok());
+    return sealed ? *sealed : crypto::Bytes{};
+  }
+
+  std::int64_t Messages(Running& n) {
+    std::int64_t count = -1;
+    n->WithArchive([&](archive::Archive& a) {
+      auto c = a.MessageCount();
+      count = c ? *c : -1;
+    });
+    return count;
+  }
+
+  TestNetwork net_{"ejn"};
+  v1::Signed roster_;
+  std::map<std::string, int> ports_;
+  std::map<std::string, std::unique_ptr<archive::test::TempDir>> homes_;
+  std::mutex log_mutex_;
+  std::vector<std::string> logs_;
+};
+
+TEST_F(DaemonNodeTest, DirectDeliveryIsArchivedAtBothEndsAndAcknowledged) {
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  auto id = (*es)->Send({Party("FR-MJ")}, "text/plain; charset=utf-8", "solicitud de asistencia judicial").get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; })) << "no custody from FR-MJ";
+  EXPECT_EQ((*es)->Counters().outbox, 0);
+  EXPECT_EQ((*fr)->Counters().received, 1);
+  EXPECT_GE((*fr)->Counters().links_admitted, 1);
+  (*fr)->WithArchive([&](archive::Archive& a) {
+    auto m = a.GetMessage(*id);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    EXPECT_EQ((*m)->direction, "in");
+    EXPECT_EQ((*m)->sender, "ES-MJ@ejn");
+    EXPECT_EQ((*m)->body, "solicitud de asistencia judicial");
+    EXPECT_EQ(crypto::MessageId((*m)->envelope), *id);
+    auto hits = a.Search("asistencia", 10);
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), 1u);
+    auto log = a.AuditTail(10);
+    ASSERT_TRUE(log.ok());
+    ASSERT_FALSE(log->empty());
+    EXPECT_EQ(log->front().action, "receive");
+  });
+  (*es)->WithArchive([&](archive::Archive& a) {
+    auto m = a.GetMessage(*id);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    EXPECT_EQ((*m)->direction, "out");
+    auto log = a.AuditTail(10);
+    ASSERT_TRUE(log.ok());
+    ASSERT_GE(log->size(), 2u);
+    EXPECT_EQ((*log)[0].action, "delivered");
+    EXPECT_EQ((*log)[1].action, "send");
+  });
+  // Nothing of the content reached the log lines.
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  for (const std::string& line : logs_) EXPECT_EQ(line.find("asistencia"), std::string::npos) << line;
+}
+
+TEST_F(DaemonNodeTest, AnOfflineRecipientGetsTheMessageWhenItComesBack) {
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  auto id = (*es)->Send({Party("FR-MJ")}, "text/plain", "while you were away").get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ((*es)->Counters().custody, 0);
+  EXPECT_EQ((*es)->Counters().outbox, 1);
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+  EXPECT_EQ(Messages(*fr), 1);
+}
+
+TEST_F(DaemonNodeTest, AStrangersCurveKeyIsRefusedAndOthersKeepWorking) {
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  zmq::context_t ctx;
+  char pub[41], sec[41];
+  ASSERT_EQ(zmq_curve_keypair(pub, sec), 0);
+  auto pk = crypto::Z85Decode(pub), sk = crypto::Z85Decode(sec);
+  ASSERT_TRUE(pk && sk);
+  auto stranger = RawLink(ctx, "FR-MJ", std::string(pk->begin(), pk->end()), std::string(sk->begin(), sk->end()));
+  stranger.set(zmq::sockopt::rcvtimeo, 1500);
+  EXPECT_TRUE(Exchange(stranger, crypto::test::PaddedTo("", 100)).empty()) << "a stranger got an answer";
+  EXPECT_GE((*fr)->Counters().links_refused, 1);
+  EXPECT_EQ((*fr)->Counters().frames_in, 0);
+  // A member still gets through.
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  ASSERT_TRUE((*es)->Send({Party("FR-MJ")}, "text/plain", "after the stranger").get().ok());
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+}
+
+TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter) {
+  DaemonSettings s = Settings("FR-MJ");
+  s.max_envelope_bytes = 4096;
+  auto fr = Start("FR-MJ", s);
+  ASSERT_TRUE(fr);
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "FR-MJ", "IT-MG");  // a member link carrying what IT-MG sends
+
+  const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "first");
+  const std::string env_text(env.begin(), env.end());
+  auto reply = Exchange(it, env_text);
+  ASSERT_EQ(reply.size(), 3u);
+  EXPECT_EQ(reply[1], "CUSTODY");
+  const crypto::Bytes id = crypto::MessageId(env);
+  EXPECT_EQ(reply[2], std::string(id.begin(), id.end()));
+
+  // Replayed: acknowledged again, stored once.
+  reply = Exchange(it, env_text);
+  ASSERT_EQ(reply.size(), 3u);
+  EXPECT_EQ(reply[1], "CUSTODY");
+  EXPECT_EQ((*fr)->Counters().duplicates, 1);
+  EXPECT_EQ(Messages(*fr), 1);
+
+  // A forged signature: refused for good.
+  v1::Signed forged;
+  const crypto::Bytes to_forge = Envelope("IT-MG", "FR-MJ", "forged");
+  ASSERT_TRUE(forged.ParseFromArray(to_forge.data(), static_cast<int>(to_forge.size())));
+  std::string sig = forged.signature();
+  sig[5] = static_cast<char>(sig[5] ^ 1);
+  forged.set_signature(sig);
+  reply = Exchange(it, forged.SerializeAsString());
+  ASSERT_EQ(reply.size(), 4u);
+  EXPECT_EQ(reply[1], "REJECT");
+  EXPECT_EQ(reply[3], "bad signature");
+
+  // Addressed to someone else: refused.
+  const crypto::Bytes other = Envelope("IT-MG", "ES-MJ", "not for FR");
+  reply = Exchange(it, std::string(other.begin(), other.end()));
+  ASSERT_EQ(reply.size(), 4u);
+  EXPECT_EQ(reply[3], "not addressed to this node");
+  EXPECT_EQ((*fr)->Counters().rejected, 2);
+
+  // Oversize and junk get no answer, only a counter; the link keeps working.
+  it.set(zmq::sockopt::rcvtimeo, 500);
+  EXPECT_TRUE(Exchange(it, std::string(10000, 'x')).empty());
+  EXPECT_TRUE(Exchange(it, "random junk").empty());
+  it.set(zmq::sockopt::rcvtimeo, 5000);
+  EXPECT_EQ((*fr)->Counters().dropped_oversize, 1);
+  EXPECT_EQ((*fr)->Counters().dropped_malformed, 1);
+  const crypto::Bytes after = Envelope("IT-MG", "FR-MJ", "second");
+  reply = Exchange(it, std::string(after.begin(), after.end()));
+  ASSERT_EQ(reply.size(), 3u);
+  EXPECT_EQ(reply[1], "CUSTODY");
+  EXPECT_EQ(Messages(*fr), 2);
+}
+
+TEST_F(DaemonNodeTest, ARevokedMembersLinkIsRefusedAfterTheNewRoster) {
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  zmq::context_t ctx;
+  {
+    auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
+    const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "before");
+    ASSERT_EQ(Exchange(it, std::string(env.begin(), env.end())).size(), 3u);
+  }
+  net_.Revoke("IT-MG");
+  const v1::Signed newer = net_.Publish();
+  crypto::TrustStore trust = crypto::test::TrustingOnly(net_, newer);
+  (*fr)->ReplaceTrust(std::move(trust));
+  auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
+  it.set(zmq::sockopt::rcvtimeo, 1500);
+  const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "after");
+  EXPECT_TRUE(Exchange(it, std::string(env.begin(), env.end())).empty());
+  EXPECT_GE((*fr)->Counters().links_refused, 1);
+  EXPECT_EQ(Messages(*fr), 1);
+}
+
+TEST_F(DaemonNodeTest, AListenEndpointInUseIsANamedError) {
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  archive::test::TempDir other;
+  auto a = archive::Archive::Create(other.path(), crypto::AsBytes(std::string("pw")), crypto::MinimumKdf());
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto identity = crypto::Identity::FromSecret(net_.member("ES-MJ").identity.ExportSecret());
+  ASSERT_TRUE(identity.ok());
+  NodeParams p{"ES-MJ", std::move(identity).value(), {Party("ES-MJ")}, crypto::test::TrustingOnly(net_, roster_),
+               std::move(a).value(), Settings("FR-MJ"), [] { return kNow; }, [](const std::string&) {}};
+  auto node = Node::Create(std::move(p));
+  ASSERT_FALSE(node.ok());
+  EXPECT_NE(node.error().message.find(Endpoint(ports_.at("FR-MJ"))), std::string::npos) << node.error().message;
+}
+
+}  // namespace
+}  // namespace comity::node
