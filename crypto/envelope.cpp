@@ -140,9 +140,17 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
   return out;
 }
 
-Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
-                               ByteView envelope_bytes, const v1::Signed& sender_certificate,
-                               const TrustStore& trust, std::int64_t now) {
+namespace {
+
+// An envelope whose signature, sender and format hold: what Open and Inspect share.
+struct Checked {
+  v1::EnvelopeBody body;
+  v1::EnvelopeHeader header;
+  std::string signed_body;
+};
+
+Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& sender_certificate, const TrustStore& trust,
+                                 std::int64_t now) {
   EnsureSodium();
   if (envelope_bytes.size() > kMaxEnvelopeSize) {
     return Fail(OpenCode::kMalformed, "envelope is larger than 64 MiB");
@@ -163,8 +171,9 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
     return Fail(OpenCode::kBadSignature,
                 "envelope signature does not verify under the key of " + PartyName(PartyOf(*sender)));
   }
-  v1::EnvelopeBody body;
-  v1::EnvelopeHeader header;
+  Checked c;
+  v1::EnvelopeBody& body = c.body;
+  v1::EnvelopeHeader& header = c.header;
   if (!body.ParseFromString(envelope.body()) || !header.ParseFromString(body.header()) ||
       header.version() != 1 || header.recipients_size() != body.wrapped_keys_size() ||
       body.aead_nonce().size() != crypto_aead_xchacha20poly1305_ietf_NPUBBYTES ||
@@ -188,6 +197,29 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
   if (header.expires_at() != 0 && now >= header.expires_at()) {
     return Fail(OpenCode::kExpired, "envelope has expired");
   }
+  c.signed_body = std::move(*envelope.mutable_body());
+  return c;
+}
+
+}  // namespace
+
+Result<Inspected, OpenError> Inspect(ByteView envelope, const v1::Signed& sender_certificate, const TrustStore& trust,
+                                     std::int64_t now) {
+  auto c = Check(envelope, sender_certificate, trust, now);
+  if (!c) return c.error();
+  Inspected out;
+  out.message_id = IdOf(c->signed_body, c->header.created_at());
+  out.header = std::move(c->header);
+  return out;
+}
+
+Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
+                               ByteView envelope_bytes, const v1::Signed& sender_certificate,
+                               const TrustStore& trust, std::int64_t now) {
+  auto c = Check(envelope_bytes, sender_certificate, trust, now);
+  if (!c) return c.error();
+  const v1::EnvelopeBody& body = c->body;
+  v1::EnvelopeHeader& header = c->header;
   int index = -1;
   for (int i = 0; i < header.recipients_size(); ++i) {
     if (SameParty(header.recipients(i), reader_party)) {
@@ -220,7 +252,7 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
   }
   out.plaintext.resize(static_cast<std::size_t>(plain_len));
   out.header = std::move(header);
-  out.message_id = IdOf(envelope.body(), out.header.created_at());
+  out.message_id = IdOf(c->signed_body, out.header.created_at());
   return out;
 }
 

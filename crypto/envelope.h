@@ -66,6 +66,15 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
                                ByteView envelope, const v1::Signed& sender_certificate,
                                const TrustStore& trust, std::int64_t now);
 
+// What a relay can check without being a recipient: everything Open checks before it
+// unwraps the key (size, format, the sender's membership and signature, expiry).
+struct Inspected {
+  v1::EnvelopeHeader header;
+  Bytes message_id;
+};
+Result<Inspected, OpenError> Inspect(ByteView envelope, const v1::Signed& sender_certificate, const TrustStore& trust,
+                                     std::int64_t now);
+
 // The message id, 32 bytes: the header's created_at as 8 big-endian bytes, then BLAKE2b-192
 // of the envelope's signed body. Empty if `envelope` is longer than kMaxEnvelopeSize or its
 // body or header does not parse.

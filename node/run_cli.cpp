@@ -51,9 +51,15 @@ CmdStatus CmdRun(const Args& args) {
   }
   auto archive = archive::Archive::Open(home->dir(), pass->view());
   if (!archive) return CmdError(archive.error());
+  const std::string dir = home->dir();
   NodeParams params{home->config().member_id(), std::move(identity).value(), std::move(memberships),
                     std::move(trust).value(), std::move(archive).value(), std::move(settings).value(), nullptr,
-                    nullptr};
+                    nullptr, [dir](const crypto::TrustStore& t) -> Status<> {
+                      // A roster learnt from a peer outlives the run.
+                      auto h = Home::Open(dir);
+                      if (!h) return h.error();
+                      return h->SaveTrust(t);
+                    }};
   auto node = Node::Create(std::move(params));
   if (!node) return CmdError(node.error());
   const std::string home_dir = home->dir();

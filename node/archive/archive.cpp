@@ -318,6 +318,12 @@ ArchiveStatus Archive::RecordAttempt(std::int64_t id, std::int64_t next_attempt_
 
 ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove(id); }
 
+ArchiveResult<bool> Archive::EnqueueOnce(const OutboxEntry& e) { return outbox_.EnqueueOnce(e); }
+
+ArchiveStatus Archive::ExpediteOutbox(const std::string& recipient, std::int64_t now) {
+  return outbox_.Expedite(recipient, now);
+}
+
 ArchiveStatus Archive::AddReceipt(const ReceiptRecord& r) { return receipts_.Add(r); }
 
 ArchiveResult<std::vector<ReceiptRecord>> Archive::Receipts(crypto::ByteView message_id) { return receipts_.ForMessage(message_id); }

@@ -63,6 +63,10 @@ class Archive {
   ArchiveStatus AddNotice(const NoticeRecord& n);
 
   ArchiveStatus Enqueue(const OutboxEntry& e);
+  // For a relay: queues unless (message id, recipient) is queued already; false then.
+  ArchiveResult<bool> EnqueueOnce(const OutboxEntry& e);
+  // Makes every entry for `recipient` due at `now` (it has just come back).
+  ArchiveStatus ExpediteOutbox(const std::string& recipient, std::int64_t now);
   ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
   ArchiveStatus RemoveFromOutbox(std::int64_t id);

@@ -448,6 +448,25 @@ ArchiveStatus OutboxRepository::Enqueue(const OutboxEntry& e) {
       .Bind(4, e.next_attempt_at).Bind(5, e.attempts).Bind(6, e.expires_at).Run();
 }
 
+ArchiveResult<bool> OutboxRepository::EnqueueOnce(const OutboxEntry& e) {
+  auto s = db_.Prepare(
+      "INSERT OR IGNORE INTO outbox (message_id, recipient, envelope, next_attempt_at, attempts, expires_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!s) return s.error();
+  if (auto st = (*s)->Reset().BindBlob(1, e.message_id).Bind(2, e.recipient).BindBlob(3, e.envelope)
+                    .Bind(4, e.next_attempt_at).Bind(5, e.attempts).Bind(6, e.expires_at).Run();
+      !st) {
+    return st.error();
+  }
+  return db_.Changes() > 0;
+}
+
+ArchiveStatus OutboxRepository::Expedite(const std::string& recipient, std::int64_t now) {
+  auto s = db_.Prepare("UPDATE outbox SET next_attempt_at = ?2 WHERE recipient = ?1 AND next_attempt_at > ?2");
+  if (!s) return s.error();
+  return (*s)->Reset().Bind(1, recipient).Bind(2, now).Run();
+}
+
 ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::Due(std::int64_t now, int limit) {
   auto s = db_.Prepare(
       "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "

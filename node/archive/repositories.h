@@ -132,7 +132,11 @@ class OutboxRepository {
  public:
   explicit OutboxRepository(Db& db) : db_(db) {}
   ArchiveStatus Enqueue(const OutboxEntry& e);
+  // False when (message id, recipient) is queued already.
+  ArchiveResult<bool> EnqueueOnce(const OutboxEntry& e);
   ArchiveResult<std::vector<OutboxEntry>> Due(std::int64_t now, int limit);
+  // Makes every entry for `recipient` due at `now` (it has just come back).
+  ArchiveStatus Expedite(const std::string& recipient, std::int64_t now);
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
   ArchiveStatus Remove(std::int64_t id);
 

@@ -8,6 +8,7 @@
 #include "crypto/envelope.h"
 #include "crypto/sodium.h"
 #include "proto/envelope.pb.h"
+#include "proto/link.pb.h"
 
 namespace comity::node {
 namespace {
@@ -19,6 +20,10 @@ constexpr std::string_view kTag = "COMITY1";
 constexpr std::string_view kDeliver = "DELIVER";
 constexpr std::string_view kCustody = "CUSTODY";
 constexpr std::string_view kReject = "REJECT";
+constexpr std::string_view kForward = "FORWARD";
+constexpr std::string_view kRosters = "ROSTERS";
+constexpr std::string_view kRoster = "ROSTER";
+constexpr auto kHelloEvery = std::chrono::seconds(5);
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "comity";
 constexpr int kOutboxBatch = 200;
@@ -87,6 +92,7 @@ Node::Node(NodeParams params)
     : p_(std::move(params)),
       log_(p_.name, p_.settings.log_level, p_.log_sink),
       zap_(zmq_, zmq::socket_type::rep),
+      hello_timer_(io_),
       outbox_timer_(io_) {
   if (!p_.now) p_.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
 }
@@ -148,6 +154,9 @@ void Node::Run() {
     for (const auto& e : bound_) s += (s.empty() ? "" : " ") + e;
     return s;
   }()));
+  // Links to this node's relays stay open: they are how an outbound-only node is reached.
+  for (const std::string& relay : p_.settings.relays) LinkTo(relay);
+  Hello();
   ScheduleOutbox(std::chrono::milliseconds(0));
   auto guard = boost::asio::make_work_guard(io_);
   io_.run();
@@ -159,6 +168,7 @@ void Node::Stop() {
     if (stopping_) return;
     stopping_ = true;
     outbox_timer_.cancel();
+    hello_timer_.cancel();
     if (signals_) signals_->cancel();
     // Nothing is half-written: every archive write is one committed batch, and what peers
     // have not taken custody of stays in the outbox for the next run.
@@ -247,13 +257,50 @@ void Node::OnRouter(std::vector<zmq::message_t>& f) {
   const char* user = f[1].gets("User-Id");
   const std::string peer = user != nullptr ? user : "";
   if (peer.empty()) return;  // cannot happen with CURVE and ZAP; never trust such a frame
+  if (!IsCurrentMember(peer)) {
+    // Admitted before a roster revoked it: the link stays open at the TCP level (ZeroMQ has
+    // no way to drop one peer of a ROUTER), but nothing it sends is taken.
+    ++counters_.dropped_untrusted;
+    return;
+  }
+  const std::string routing_id = Frame(f[0]);
+  if (auto it = routes_.find(peer); it == routes_.end() || it->second != routing_id) {
+    routes_[peer] = routing_id;
+    // A member (re)appeared: what waits for it goes now, not after its backoff.
+    auto st = p_.archive->Batch([&] { return p_.archive->ExpediteOutbox(peer, p_.now()); });
+    if (!st) log_.Error("expediting the outbox failed: " + st.error().message);
+    ScheduleOutbox(std::chrono::milliseconds(0));
+  }
+  OnFrames(peer, Path{router_.get(), routing_id, router_reader_.get()}, f, 1);
+}
+
+void Node::OnLink(const std::string& peer, std::vector<zmq::message_t>& f) {
+  auto it = links_.find(peer);
+  if (it == links_.end()) return;
+  ++counters_.frames_in;
+  OnFrames(peer, Path{&it->second->socket, "", it->second->reader.get()}, f, 0);
+}
+
+void Node::SendOn(const Path& path, const std::vector<std::string>& frames) {
+  if (path.routing_id.empty()) {
+    SendFrames(*path.socket, frames);
+  } else {
+    std::vector<std::string> out = {path.routing_id};
+    out.insert(out.end(), frames.begin(), frames.end());
+    SendFrames(*path.socket, out);
+  }
+  if (path.reader != nullptr) path.reader->Drain();  // a send can swallow the edge of a waiting reply
+}
+
+// Frames f[first..] from `peer` (authenticated), with replies going back on `back`.
+void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::message_t>& f, std::size_t first) {
   if (!RateAllows(peer)) {
     ++counters_.dropped_rate;
     return;
   }
   // Size first, before anything is parsed.
   std::size_t total = 0;
-  for (std::size_t i = 1; i < f.size(); ++i) total += f[i].size();
+  for (std::size_t i = first; i < f.size(); ++i) total += f[i].size();
   if (total > p_.settings.max_envelope_bytes + 1024) {
     ++counters_.dropped_oversize;
     std::int64_t held = 0;
@@ -263,30 +310,45 @@ void Node::OnRouter(std::vector<zmq::message_t>& f) {
     }
     return;
   }
-  if (f.size() != 4 || Frame(f[1]) != kTag || Frame(f[2]) != kDeliver) {
+  const std::size_t n = f.size() - first;
+  if (n < 2 || Frame(f[first]) != kTag) {
     ++counters_.dropped_malformed;
     return;
   }
-  std::vector<std::string> reply;
-  Deliver(peer, Frame(f[3]), reply);
-  if (reply.empty()) return;
-  std::vector<std::string> out = {Frame(f[0])};
-  out.insert(out.end(), reply.begin(), reply.end());
-  SendFrames(*router_, out);
+  const std::string kind = Frame(f[first + 1]);
+  auto arg = [&](std::size_t i) { return Frame(f[first + 2 + i]); };
+  if (kind == kDeliver && n == 3) {
+    auto reply = Deliver(peer, arg(0));
+    if (!reply.empty()) SendOn(back, reply);
+  } else if (kind == kForward && n == 4) {
+    auto reply = Relay(peer, arg(0), arg(1));
+    if (!reply.empty()) SendOn(back, reply);
+  } else if (kind == kCustody && n == 4) {
+    OnCustody(peer, arg(0), arg(1), false, "");
+  } else if (kind == kReject && n == 5) {
+    OnCustody(peer, arg(0), arg(1), true, arg(2));
+  } else if (kind == kRosters && n == 3) {
+    OnRosterVersions(peer, back, arg(0));
+  } else if (kind == kRoster && n == 3) {
+    OnRoster(peer, arg(0));
+  } else {
+    ++counters_.dropped_malformed;
+  }
 }
 
-void Node::Deliver(const std::string& from, const std::string& envelope, std::vector<std::string>& reply) {
+std::vector<std::string> Node::Deliver(const std::string& from, const std::string& envelope) {
   const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
   auto header = PeekHeader(envelope);
   if (id.empty() || !header) {
     ++counters_.dropped_malformed;
-    return;
+    return {};
   }
   const std::string id_text(id.begin(), id.end());
-  auto refuse = [&](const std::string& why) {
+  std::string me = AddressOf(p_.parties.front());
+  auto refuse = [&](const std::string& why) -> std::vector<std::string> {
     ++counters_.rejected;
     log_.Info("refused envelope " + ShortId(id) + " from " + from + ": " + why);
-    reply = {std::string(kTag), std::string(kReject), id_text, why};
+    return {std::string(kTag), std::string(kReject), id_text, me, why};
   };
   const v1::Party* reader = nullptr;
   for (const v1::Party& mine : p_.parties) {
@@ -295,18 +357,19 @@ void Node::Deliver(const std::string& from, const std::string& envelope, std::ve
     }
   }
   if (reader == nullptr) return refuse("not addressed to this node");
+  me = AddressOf(*reader);
   const v1::Signed* cert = p_.trust.SignedCertificateOf(header->sender());
   if (cert == nullptr) {
     ++counters_.deferred;
     log_.Debug("envelope " + ShortId(id) + " from unknown sender " + AddressOf(header->sender()) + ", not accepted yet");
-    return;
+    return {};
   }
   const std::int64_t now = p_.now();
   auto opened = crypto::Open(p_.identity, *reader, crypto::AsBytes(envelope), *cert, p_.trust, now);
   if (!opened) {
     if (opened.error().code == crypto::OpenCode::kUnknownSender) {
       ++counters_.deferred;
-      return;
+      return {};
     }
     return refuse(std::string(crypto::OpenCodeName(opened.error().code)));
   }
@@ -333,7 +396,7 @@ void Node::Deliver(const std::string& from, const std::string& envelope, std::ve
   if (!st) {
     // Not stored, so no custody: the sender keeps it and tries again.
     log_.Error("archiving envelope " + ShortId(id) + " failed: " + st.error().message);
-    return;
+    return {};
   }
   if (added) {
     ++counters_.received;
@@ -341,7 +404,70 @@ void Node::Deliver(const std::string& from, const std::string& envelope, std::ve
   } else {
     ++counters_.duplicates;
   }
-  reply = {std::string(kTag), std::string(kCustody), id_text};
+  return {std::string(kTag), std::string(kCustody), id_text, me};
+}
+
+std::vector<std::string> Node::Relay(const std::string& from, const std::string& recipient, const std::string& envelope) {
+  const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
+  auto header = PeekHeader(envelope);
+  if (id.empty() || !header) {
+    ++counters_.dropped_malformed;
+    return {};
+  }
+  const std::string id_text(id.begin(), id.end());
+  auto refuse = [&](const std::string& why) -> std::vector<std::string> {
+    ++counters_.rejected;
+    log_.Info("refused to relay " + ShortId(id) + " from " + from + " to " + recipient + ": " + why);
+    return {std::string(kTag), std::string(kReject), id_text, recipient, why};
+  };
+  auto party = PartyOfAddress(recipient);
+  if (!party) return refuse("not a member address");
+  bool listed = false;
+  for (const v1::Party& r : header->recipients()) listed |= AddressOf(r) == recipient;
+  if (!listed) return refuse("the envelope is not addressed to " + recipient);
+  // A relay serves the members that name it, nobody else.
+  const std::int64_t now = p_.now();
+  auto cert = p_.trust.FindMember(*party, now);
+  if (!cert) return refuse("recipient: " + cert.error().message);
+  bool names_us = false;
+  for (const std::string& r : cert->via_relays()) {
+    for (const v1::Party& mine : p_.parties) names_us |= r == mine.member_id() && mine.network_id() == party->network_id();
+  }
+  if (!names_us) return refuse("this node is not a relay of " + recipient);
+  const v1::Signed* sender_cert = p_.trust.SignedCertificateOf(header->sender());
+  if (sender_cert == nullptr) {
+    ++counters_.deferred;
+    return {};
+  }
+  auto inspected = crypto::Inspect(crypto::AsBytes(envelope), *sender_cert, p_.trust, now);
+  if (!inspected) {
+    if (inspected.error().code == crypto::OpenCode::kUnknownSender) {
+      ++counters_.deferred;
+      return {};
+    }
+    return refuse(std::string(crypto::OpenCodeName(inspected.error().code)));
+  }
+  bool queued = false;
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    auto r = p_.archive->EnqueueOnce({0, id, recipient, Bytes(envelope.begin(), envelope.end()), now, 0,
+                                      inspected->header.expires_at()});
+    if (!r) return r.error();
+    queued = *r;
+    if (!queued) return {};
+    return p_.archive->Audit(now, AddressOf(p_.parties.front()), "relay",
+                             ShortId(id) + " from " + AddressOf(inspected->header.sender()) + " for " + recipient);
+  });
+  if (!st) {
+    log_.Error("queueing " + ShortId(id) + " for " + recipient + " failed: " + st.error().message);
+    return {};
+  }
+  if (queued) {
+    ++counters_.relayed;
+    ScheduleOutbox(std::chrono::milliseconds(0));
+  } else {
+    ++counters_.duplicates;
+  }
+  return {std::string(kTag), std::string(kCustody), id_text, recipient};
 }
 
 // ---- sending ------------------------------------------------------------------------------
@@ -445,14 +571,18 @@ void Node::PumpOutbox() {
       expired.push_back(&e);
       continue;
     }
-    Link* link = LinkTo(e.recipient);
     attempts.emplace_back(e.id, now + Backoff(e.attempts));
-    if (link == nullptr) continue;  // no route yet: tried again after the backoff
+    std::string via;
+    auto path = RouteTo(e.recipient, &via);
+    if (!path) continue;  // no route yet: tried again after the backoff, or when it links
     const std::string env(e.envelope.begin(), e.envelope.end());
-    SendFrames(link->socket, {std::string(kTag), std::string(kDeliver), env});
+    if (via.empty()) {
+      SendOn(*path, {std::string(kTag), std::string(kDeliver), env});
+    } else {
+      SendOn(*path, {std::string(kTag), std::string(kForward), e.recipient, env});
+    }
     in_flight_[{std::string(e.message_id.begin(), e.message_id.end()), e.recipient}] = e.id;
     ++counters_.sent;
-    link->reader->Drain();  // a send can swallow the edge of a reply already waiting
   }
   auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
     for (const auto& [id, next] : attempts) {
@@ -495,7 +625,7 @@ Node::Link* Node::LinkTo(const std::string& peer) {
                    std::string(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
                                p_.identity.transport_secret().size()));
   link->socket.set(zmq::sockopt::linger, 0);
-  link->socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(64 << 10));  // replies only
+  link->socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(p_.settings.max_envelope_bytes + (1 << 20)));
   for (const std::string& e : endpoints) {
     try {
       link->socket.connect(e);
@@ -504,31 +634,51 @@ Node::Link* Node::LinkTo(const std::string& peer) {
     }
   }
   link->reader = std::make_unique<ZmqReader>(io_, link->socket, [this, peer](auto& f) { OnLink(peer, f); });
-  link->reader->Drain();
   log_.Debug("dialing " + peer);
-  return links_.emplace(peer, std::move(link)).first->second.get();
+  Link* made = links_.emplace(peer, std::move(link)).first->second.get();
+  // The first frame on a link: what rosters this node holds (and, for a relay, that it is here).
+  SendOn(Path{&made->socket, "", made->reader.get()}, {std::string(kTag), std::string(kRosters), RosterVersionsFrame(false)});
+  return made;
 }
 
-void Node::OnLink(const std::string& peer, std::vector<zmq::message_t>& f) {
-  if (f.size() < 3 || Frame(f[0]) != kTag) return;
-  const std::string kind = Frame(f[1]);
-  if (kind == kCustody) {
-    OnCustody(peer, Frame(f[2]), false, "");
-  } else if (kind == kReject) {
-    OnCustody(peer, Frame(f[2]), true, f.size() > 3 ? Frame(f[3]) : "");
+std::optional<Node::Path> Node::RouteTo(const std::string& member, std::string* via) {
+  via->clear();
+  if (auto it = routes_.find(member); it != routes_.end() && router_) {
+    return Path{router_.get(), it->second, router_reader_.get()};
   }
+  if (Link* link = LinkTo(member)) return Path{&link->socket, "", link->reader.get()};
+  // Outbound only: through a relay its certificate names, in its network.
+  auto party = PartyOfAddress(member);
+  if (!party) return std::nullopt;
+  auto cert = p_.trust.FindMember(*party, p_.now());
+  if (!cert) return std::nullopt;
+  for (const std::string& relay_id : cert->via_relays()) {
+    const std::string relay = relay_id + "@" + party->network_id();
+    if (relay == member) continue;
+    if (auto it = routes_.find(relay); it != routes_.end() && router_) {
+      *via = relay;
+      return Path{router_.get(), it->second, router_reader_.get()};
+    }
+    if (Link* link = LinkTo(relay)) {
+      *via = relay;
+      return Path{&link->socket, "", link->reader.get()};
+    }
+  }
+  return std::nullopt;
 }
 
-void Node::OnCustody(const std::string& peer, const std::string& message_id, bool refused, const std::string& why) {
-  auto it = in_flight_.find({message_id, peer});
-  if (it == in_flight_.end()) return;  // already settled, or never sent to this peer
+void Node::OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
+                     const std::string& why) {
+  auto it = in_flight_.find({message_id, recipient});
+  if (it == in_flight_.end()) return;  // already settled, or never sent
   const std::int64_t outbox_id = it->second;
   in_flight_.erase(it);
   const std::int64_t now = p_.now();
+  const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
   auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
     if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
     return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered",
-                             ShortId(message_id) + " to " + peer + (refused ? ": " + why.substr(0, 200) : ""));
+                             ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : ""));
   });
   if (!st) {
     log_.Error("recording custody failed: " + st.error().message);
@@ -536,10 +686,107 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, boo
   }
   if (refused) {
     ++counters_.refused_by_peer;
-    log_.Warn(peer + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
+    log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
   } else {
     ++counters_.custody;
   }
+}
+
+// ---- rosters ------------------------------------------------------------------------------
+
+std::string Node::RosterVersionsFrame(bool reply) const {
+  v1::RosterVersions v;
+  v.set_reply(reply);
+  for (const auto& [id, net] : p_.trust.networks()) {
+    auto* n = v.add_networks();
+    n->set_network_id(id);
+    n->set_version(net.version());
+  }
+  return v.SerializeAsString();
+}
+
+void Node::Hello() {
+  AnnounceRosters();
+  hello_timer_.expires_after(kHelloEvery);
+  hello_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Hello();
+  });
+}
+
+void Node::AnnounceRosters() {
+  const std::string frame = RosterVersionsFrame(false);
+  for (auto& [peer, link] : links_) SendOn(Path{&link->socket, "", link->reader.get()}, {std::string(kTag), std::string(kRosters), frame});
+  if (!router_) return;
+  for (const auto& [peer, rid] : routes_) {
+    SendOn(Path{router_.get(), rid, router_reader_.get()}, {std::string(kTag), std::string(kRosters), frame});
+  }
+}
+
+void Node::OnRosterVersions(const std::string& peer, const Path& back, const std::string& payload) {
+  v1::RosterVersions theirs;
+  if (!theirs.ParseFromString(payload) || static_cast<std::size_t>(theirs.networks_size()) > crypto::kMaxTrustedNetworks) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  bool they_know_more = false;
+  for (const v1::NetworkVersion& n : theirs.networks()) {
+    const crypto::TrustedNetworkView* mine = p_.trust.network(n.network_id());
+    if (mine == nullptr) continue;
+    if (mine->roster && mine->version() > n.version()) {
+      SendOn(back, {std::string(kTag), std::string(kRoster), mine->roster->signed_roster.SerializeAsString()});
+      log_.Debug("sent roster " + n.network_id() + " v" + std::to_string(mine->version()) + " to " + peer);
+    } else if (n.version() > mine->version()) {
+      they_know_more = true;
+    }
+  }
+  if (they_know_more && !theirs.reply()) SendOn(back, {std::string(kTag), std::string(kRosters), RosterVersionsFrame(true)});
+}
+
+void Node::OnRoster(const std::string& peer, const std::string& payload) {
+  v1::Signed roster;
+  if (payload.size() > crypto::kMaxRosterSize + 1024 || !roster.ParseFromString(payload)) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const std::int64_t now = p_.now();
+  std::map<std::string, std::uint64_t> before;
+  for (const auto& [id, net] : p_.trust.networks()) before[id] = net.version();
+  auto accepted = p_.trust.AcceptRoster(roster, now);
+  if (!accepted) {
+    log_.Debug("roster from " + peer + " not taken: " + accepted.error().message);
+    return;
+  }
+  const crypto::TrustedNetworkView* net = p_.trust.network(*accepted);
+  if (net == nullptr || before[*accepted] == net->version()) return;  // nothing new
+  ++counters_.rosters_accepted;
+  log_.Info("roster " + *accepted + " v" + std::to_string(net->version()) + " from " + peer);
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    if (auto r = p_.archive->RecordRoster(*accepted, net->version(), crypto::AsBytes(payload), now); !r) return r;
+    return p_.archive->Audit(now, AddressOf(p_.parties.front()), "roster",
+                             *accepted + " version " + std::to_string(net->version()) + " from " + peer);
+  });
+  if (!st) log_.Error("recording the roster failed: " + st.error().message);
+  TrustChanged();
+}
+
+void Node::TrustChanged() {
+  current_.clear();
+  CloseUntrustedLinks();
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    it = IsCurrentMember(it->first) ? std::next(it) : routes_.erase(it);
+  }
+  if (p_.on_trust_changed) {
+    if (auto st = p_.on_trust_changed(p_.trust); !st) log_.Error("saving the trust store failed: " + st.error().message);
+  }
+  AnnounceRosters();
+}
+
+bool Node::IsCurrentMember(const std::string& member) {
+  if (auto it = current_.find(member); it != current_.end()) return it->second;
+  auto party = PartyOfAddress(member);
+  const bool ok = party && p_.trust.FindMember(*party, p_.now()).ok();
+  current_[member] = ok;
+  return ok;
 }
 
 // ---- trust --------------------------------------------------------------------------------
@@ -548,7 +795,7 @@ void Node::ReplaceTrust(crypto::TrustStore trust) {
   auto shared = std::make_shared<crypto::TrustStore>(std::move(trust));
   boost::asio::post(io_, [this, shared] {
     p_.trust = std::move(*shared);
-    CloseUntrustedLinks();
+    TrustChanged();
   });
 }
 

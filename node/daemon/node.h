@@ -16,6 +16,15 @@
 // entry past its expiry is dropped with an audit entry. A permanent refusal (REJECT) ends the
 // entry too, audited.
 //
+// Relays: a recipient with no endpoints (outbound only) is reached through a relay its
+// certificate names. The relay checks the sender's signature and membership (it cannot
+// decrypt), queues the envelope in its own outbox, answers CUSTODY for that hop, and delivers
+// over the link the recipient keeps open to it.
+//
+// Rosters: on every new link and every 5 s, and whenever its trust store changes, a node tells
+// its peers the roster versions it holds; a peer holding an older one gets the newer signed
+// roster. A roster that revokes a member closes that member's links and refuses its frames.
+//
 // Threads: Run() runs the io_context on the calling thread; every other public call is safe
 // from any thread (it posts onto the node's io_context).
 #pragma once
@@ -61,7 +70,10 @@ struct NodeCounters {
   std::int64_t custody = 0;              // outbox entries a recipient took custody of
   std::int64_t expired = 0;              // outbox entries dropped at their expiry
   std::int64_t refused_by_peer = 0;      // outbox entries the recipient rejected
-  std::int64_t outbox = 0;               // entries still owed (at the last outbox pass)
+  std::int64_t outbox = 0;               // entries still owed
+  std::int64_t relayed = 0;              // envelopes this node took custody of for another member
+  std::int64_t rosters_accepted = 0;     // newer rosters learnt from peers
+  std::int64_t dropped_untrusted = 0;    // frames from a member no longer current
 };
 
 struct NodeParams {
@@ -73,6 +85,9 @@ struct NodeParams {
   DaemonSettings settings;
   std::function<std::int64_t()> now;     // Unix seconds; default the system clock
   Logger::Sink log_sink;                 // default stderr
+  // Called on the node's thread after a peer's roster changed the trust store (to save it);
+  // a failure is logged.
+  std::function<Status<>(const crypto::TrustStore&)> on_trust_changed;
 };
 
 class Node {
@@ -108,22 +123,42 @@ class Node {
  private:
   explicit Node(NodeParams params);
   struct Link;
+  // Where frames go back: the ROUTER with a routing id, or a DEALER link.
+  struct Path {
+    zmq::socket_t* socket = nullptr;
+    std::string routing_id;  // empty on a DEALER
+    ZmqReader* reader = nullptr;
+  };
 
   Status<> Bind();
   void OnZap(std::vector<zmq::message_t>& frames);
   void OnRouter(std::vector<zmq::message_t>& frames);
   void OnLink(const std::string& peer, std::vector<zmq::message_t>& frames);
+  void OnFrames(const std::string& peer, const Path& back, std::vector<zmq::message_t>& f, std::size_t first);
+  void SendOn(const Path& path, const std::vector<std::string>& frames);
   Result<crypto::Bytes> DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
                                const std::string& content, std::int64_t expires_at);
-  void Deliver(const std::string& from, const std::string& envelope, std::vector<std::string>& reply);
-  void OnCustody(const std::string& peer, const std::string& message_id, bool refused, const std::string& why);
+  std::vector<std::string> Deliver(const std::string& from, const std::string& envelope);
+  std::vector<std::string> Relay(const std::string& from, const std::string& recipient, const std::string& envelope);
+  void OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
+                 const std::string& why);
   void PumpOutbox();
   void ScheduleOutbox(std::chrono::milliseconds after);
+  // How to reach `member` now: its open link to this node's ROUTER, a link dialled to its
+  // endpoints, or (for an outbound-only member) a link to one of its relays (`via` set).
+  std::optional<Path> RouteTo(const std::string& member, std::string* via);
   Link* LinkTo(const std::string& peer);
   void CloseUntrustedLinks();
+  bool IsCurrentMember(const std::string& member);
   std::optional<std::string> MemberOfCurveKey(const std::string& key) const;
   std::int64_t Backoff(std::int64_t attempts);
   bool RateAllows(const std::string& peer);
+  std::string RosterVersionsFrame(bool reply) const;
+  void AnnounceRosters();
+  void OnRosterVersions(const std::string& peer, const Path& back, const std::string& payload);
+  void OnRoster(const std::string& peer, const std::string& payload);
+  void TrustChanged();
+  void Hello();
 
   // Declared first, destroyed last: everything below may hold handlers on it.
   boost::asio::io_context io_;
@@ -134,12 +169,15 @@ class Node {
   std::unique_ptr<ZmqReader> zap_reader_;
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<ZmqReader> router_reader_;
-  std::map<std::string, std::unique_ptr<Link>> links_;  // by MEMBER@NETWORK
+  std::map<std::string, std::unique_ptr<Link>> links_;  // dialled, by MEMBER@NETWORK
+  std::map<std::string, std::string> routes_;          // members linked to the ROUTER -> routing id
+  std::map<std::string, bool> current_;                // IsCurrentMember's answers until trust changes
+  boost::asio::steady_timer hello_timer_;
   std::vector<std::string> bound_;
   boost::asio::steady_timer outbox_timer_;
   bool outbox_scheduled_ = false;
   std::chrono::steady_clock::time_point outbox_due_{};
-  std::map<std::pair<std::string, std::string>, std::int64_t> in_flight_;  // (message id, peer) -> outbox id
+  std::map<std::pair<std::string, std::string>, std::int64_t> in_flight_;  // (message id, recipient) -> outbox id
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point at{};

@@ -62,15 +62,21 @@ class DaemonNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* id : {"ES-MJ", "FR-MJ", "IT-MG"}) net_.Admit(id);
+    net_.AdmitWith("RELAY-1", [](v1::Certificate& c) { c.set_role(v1::ROLE_RELAY); });
+    // Outbound only: no endpoints, reached through RELAY-1.
+    net_.AdmitWith("PT-PGR", [](v1::Certificate& c) {
+      c.clear_endpoints();
+      c.add_via_relays("RELAY-1");
+    });
     roster_ = net_.Publish();
-    for (const char* id : {"ES-MJ", "FR-MJ", "IT-MG"}) ports_[id] = FreePort();
+    for (const char* id : {"ES-MJ", "FR-MJ", "IT-MG", "RELAY-1"}) ports_[id] = FreePort();
   }
 
   v1::Party Party(const std::string& id) { return net_.member(id).party(); }
 
   DaemonSettings Settings(const std::string& id) {
     DaemonSettings s;
-    s.listen = {Endpoint(ports_.at(id))};
+    if (ports_.count(id) != 0) s.listen = {Endpoint(ports_.at(id))};
     for (const auto& [other, port] : ports_) {
       if (other != id) s.peer_endpoints[other + "@ejn"] = {Endpoint(port)};
     }
@@ -94,7 +100,8 @@ class DaemonNodeTest : public ::testing::Test {
                  [this, id](const std::string& line) {
                    std::lock_guard<std::mutex> lock(log_mutex_);
                    logs_.push_back(line);
-                 }};
+                 },
+                 nullptr};
     auto node = Node::Create(std::move(p));
     EXPECT_TRUE(node.ok()) << node.error().message;
     if (!node) return nullptr;
@@ -125,17 +132,21 @@ class DaemonNodeTest : public ::testing::Test {
                    std::string(reinterpret_cast<const char*>(sec.data()), sec.size()));
   }
 
-  // Sends one DELIVER frame sequence and returns the reply frames (empty on timeout).
+  // Sends one DELIVER frame sequence and returns the reply frames (empty on timeout); the
+  // roster announcements a node sends on its own are skipped.
   static std::vector<std::string> Exchange(zmq::socket_t& s, const std::string& envelope) {
     std::vector<std::string> frames = {"COMITY1", "DELIVER", envelope};
     for (std::size_t i = 0; i < frames.size(); ++i) {
       s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
-    std::vector<zmq::message_t> reply;
-    if (!zmq::recv_multipart(s, std::back_inserter(reply))) return {};
-    std::vector<std::string> out;
-    for (auto& m : reply) out.push_back(m.to_string());
-    return out;
+    for (;;) {
+      std::vector<zmq::message_t> reply;
+      if (!zmq::recv_multipart(s, std::back_inserter(reply))) return {};
+      std::vector<std::string> out;
+      for (auto& m : reply) out.push_back(m.to_string());
+      if (out.size() >= 2 && (out[1] == "ROSTERS" || out[1] == "ROSTER")) continue;
+      return out;
+    }
   }
 
   // An envelope from `from` to `to`, sealed here.
@@ -251,14 +262,15 @@ TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter)
   const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "first");
   const std::string env_text(env.begin(), env.end());
   auto reply = Exchange(it, env_text);
-  ASSERT_EQ(reply.size(), 3u);
+  ASSERT_EQ(reply.size(), 4u);
   EXPECT_EQ(reply[1], "CUSTODY");
   const crypto::Bytes id = crypto::MessageId(env);
   EXPECT_EQ(reply[2], std::string(id.begin(), id.end()));
+  EXPECT_EQ(reply[3], "FR-MJ@ejn");
 
   // Replayed: acknowledged again, stored once.
   reply = Exchange(it, env_text);
-  ASSERT_EQ(reply.size(), 3u);
+  ASSERT_EQ(reply.size(), 4u);
   EXPECT_EQ(reply[1], "CUSTODY");
   EXPECT_EQ((*fr)->Counters().duplicates, 1);
   EXPECT_EQ(Messages(*fr), 1);
@@ -271,15 +283,15 @@ TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter)
   sig[5] = static_cast<char>(sig[5] ^ 1);
   forged.set_signature(sig);
   reply = Exchange(it, forged.SerializeAsString());
-  ASSERT_EQ(reply.size(), 4u);
+  ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[1], "REJECT");
-  EXPECT_EQ(reply[3], "bad signature");
+  EXPECT_EQ(reply[4], "bad signature");
 
   // Addressed to someone else: refused.
   const crypto::Bytes other = Envelope("IT-MG", "ES-MJ", "not for FR");
   reply = Exchange(it, std::string(other.begin(), other.end()));
-  ASSERT_EQ(reply.size(), 4u);
-  EXPECT_EQ(reply[3], "not addressed to this node");
+  ASSERT_EQ(reply.size(), 5u);
+  EXPECT_EQ(reply[4], "not addressed to this node");
   EXPECT_EQ((*fr)->Counters().rejected, 2);
 
   // Oversize and junk get no answer, only a counter; the link keeps working.
@@ -291,7 +303,7 @@ TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter)
   EXPECT_EQ((*fr)->Counters().dropped_malformed, 1);
   const crypto::Bytes after = Envelope("IT-MG", "FR-MJ", "second");
   reply = Exchange(it, std::string(after.begin(), after.end()));
-  ASSERT_EQ(reply.size(), 3u);
+  ASSERT_EQ(reply.size(), 4u);
   EXPECT_EQ(reply[1], "CUSTODY");
   EXPECT_EQ(Messages(*fr), 2);
 }
@@ -303,7 +315,7 @@ TEST_F(DaemonNodeTest, ARevokedMembersLinkIsRefusedAfterTheNewRoster) {
   {
     auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
     const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "before");
-    ASSERT_EQ(Exchange(it, std::string(env.begin(), env.end())).size(), 3u);
+    ASSERT_EQ(Exchange(it, std::string(env.begin(), env.end())).size(), 4u);
   }
   net_.Revoke("IT-MG");
   const v1::Signed newer = net_.Publish();
@@ -317,6 +329,80 @@ TEST_F(DaemonNodeTest, ARevokedMembersLinkIsRefusedAfterTheNewRoster) {
   EXPECT_EQ(Messages(*fr), 1);
 }
 
+TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
+  DaemonSettings pt_settings = Settings("PT-PGR");
+  pt_settings.relays = {"RELAY-1@ejn"};
+  auto es = Start("ES-MJ");
+  auto relay = Start("RELAY-1");
+  ASSERT_TRUE(es && relay);
+  // PT-PGR is not up yet: the relay takes custody and holds the envelope.
+  auto id = (*es)->Send({Party("PT-PGR")}, "text/plain", "spontaneous information, art. 18(4)").get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; })) << "the relay took no custody";
+  EXPECT_EQ((*es)->Counters().outbox, 0);
+  EXPECT_EQ((*relay)->Counters().relayed, 1);
+  EXPECT_EQ((*relay)->Counters().outbox, 1);
+  auto pt = Start("PT-PGR", pt_settings);
+  ASSERT_TRUE(pt);
+  ASSERT_TRUE(WaitFor([&] { return (*relay)->Counters().custody == 1; })) << "PT-PGR took no custody from the relay";
+  EXPECT_EQ((*relay)->Counters().outbox, 0);
+  EXPECT_EQ(Messages(*pt), 1);
+  EXPECT_EQ(Messages(*relay), 0) << "a relay stores ciphertext for others, never their messages";
+  (*pt)->WithArchive([&](archive::Archive& a) {
+    auto m = a.GetMessage(*id);
+    ASSERT_TRUE(m.ok() && m->has_value());
+    EXPECT_EQ((*m)->sender, "ES-MJ@ejn");
+  });
+  // The relay refuses to carry for a member that does not name it.
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "RELAY-1", "IT-MG");
+  const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "not through you");
+  std::vector<std::string> frames = {"COMITY1", "FORWARD", "FR-MJ@ejn", std::string(env.begin(), env.end())};
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    it.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  std::vector<std::string> reply;
+  for (;;) {
+    std::vector<zmq::message_t> got;
+    ASSERT_TRUE(zmq::recv_multipart(it, std::back_inserter(got)));
+    reply.clear();
+    for (auto& m : got) reply.push_back(m.to_string());
+    if (reply.size() >= 2 && reply[1] != "ROSTERS" && reply[1] != "ROSTER") break;
+  }
+  ASSERT_EQ(reply.size(), 5u);
+  EXPECT_EQ(reply[1], "REJECT");
+  EXPECT_EQ(reply[4], "this node is not a relay of FR-MJ@ejn");
+}
+
+TEST_F(DaemonNodeTest, ANewerRosterSpreadsAndCutsTheRevokedMemberOff) {
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  ASSERT_TRUE((*es)->Send({Party("FR-MJ")}, "text/plain", "hello").get().ok());  // opens ES -> FR
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+  net_.Revoke("IT-MG");
+  const v1::Signed newer = net_.Publish();
+  // Only ES-MJ is told; FR-MJ must learn it from ES-MJ.
+  (*es)->ReplaceTrust(crypto::test::TrustingOnly(net_, newer));
+  ASSERT_TRUE(WaitFor([&] { return (*fr)->Counters().rosters_accepted == 1; })) << "FR-MJ never got roster v2";
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
+  it.set(zmq::sockopt::rcvtimeo, 1500);
+  const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "after revocation");
+  EXPECT_TRUE(Exchange(it, std::string(env.begin(), env.end())).empty());
+  EXPECT_GE((*fr)->Counters().links_refused, 1);
+  (*fr)->WithArchive([&](archive::Archive& a) {
+    auto rosters = a.RosterCount();
+    ASSERT_TRUE(rosters.ok());
+    EXPECT_EQ(*rosters, 1);
+    auto log = a.AuditTail(5);
+    ASSERT_TRUE(log.ok());
+    bool audited = false;
+    for (const auto& e : *log) audited |= e.action == "roster";
+    EXPECT_TRUE(audited);
+  });
+}
+
 TEST_F(DaemonNodeTest, AListenEndpointInUseIsANamedError) {
   auto fr = Start("FR-MJ");
   ASSERT_TRUE(fr);
@@ -326,7 +412,7 @@ TEST_F(DaemonNodeTest, AListenEndpointInUseIsANamedError) {
   auto identity = crypto::Identity::FromSecret(net_.member("ES-MJ").identity.ExportSecret());
   ASSERT_TRUE(identity.ok());
   NodeParams p{"ES-MJ", std::move(identity).value(), {Party("ES-MJ")}, crypto::test::TrustingOnly(net_, roster_),
-               std::move(a).value(), Settings("FR-MJ"), [] { return kNow; }, [](const std::string&) {}};
+               std::move(a).value(), Settings("FR-MJ"), [] { return kNow; }, [](const std::string&) {}, nullptr};
   auto node = Node::Create(std::move(p));
   ASSERT_FALSE(node.ok());
   EXPECT_NE(node.error().message.find(Endpoint(ports_.at("FR-MJ"))), std::string::npos) << node.error().message;

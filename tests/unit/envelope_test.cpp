@@ -255,6 +255,29 @@ TEST_F(EnvelopeTest, ExpiresAtItsExpiryTime) {
   EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", envelope, kNow + 100 * kDay)), OpenCode::kExpired);
 }
 
+// A relay is no recipient: Inspect checks what it can (signature, sender, format, expiry)
+// and gives the header and message id, without any key.
+TEST_F(EnvelopeTest, InspectChecksWhatARelayCanWithoutAKey) {
+  SealOptions options = DefaultOptions();
+  options.expires_at = kNow + 10;
+  const Bytes envelope = SealFromSpain({"FR-MJ", "DE-BMJ"}, options);
+  const v1::Signed& cert = member("ES-MJ").signed_certificate;
+  auto seen = Inspect(envelope, cert, trust_, kNow);
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  EXPECT_EQ(seen->message_id, MessageId(envelope));
+  ASSERT_EQ(seen->header.recipients_size(), 2);
+  EXPECT_EQ(seen->header.recipients(1).member_id(), "DE-BMJ");
+  EXPECT_EQ(ErrorCode(Inspect(envelope, cert, trust_, kNow + 10)), OpenCode::kExpired);
+  EXPECT_EQ(ErrorCode(Inspect(envelope, member("IT-MG").signed_certificate, trust_, kNow)), OpenCode::kBadSignature);
+  v1::Signed forged;
+  ASSERT_TRUE(forged.ParseFromArray(envelope.data(), static_cast<int>(envelope.size())));
+  std::string sig = forged.signature();
+  sig[0] = static_cast<char>(sig[0] ^ 1);
+  forged.set_signature(sig);
+  EXPECT_EQ(ErrorCode(Inspect(ToBytes(forged.SerializeAsString()), cert, trust_, kNow)), OpenCode::kBadSignature);
+  EXPECT_EQ(ErrorCode(Inspect(ToBytes("junk"), cert, trust_, kNow)), OpenCode::kMalformed);
+}
+
 TEST_F(EnvelopeTest, ZeroExpiryNeverExpires) {
   SealOptions options = DefaultOptions();
   options.expires_at = 0;

@@ -82,6 +82,17 @@ const TestMember& TestNetwork::Admit(const std::string& member_id, Validity vali
   return members_.at(member_id);
 }
 
+const TestMember& TestNetwork::AdmitWith(const std::string& member_id,
+                                         const std::function<void(v1::Certificate&)>& edit) {
+  Identity identity = Identity::Generate();
+  v1::Certificate cert = CertificateFor(member_id, identity.public_identity());
+  edit(cert);
+  v1::Signed signed_cert = SignCertificate(root_, cert);
+  members_.insert_or_assign(member_id, TestMember{std::move(identity), std::move(cert),
+                                                  std::move(signed_cert), true});
+  return members_.at(member_id);
+}
+
 void TestNetwork::Revoke(const std::string& member_id) {
   TestMember& m = members_.at(member_id);
   m.listed = false;

@@ -79,6 +79,8 @@ class TestNetwork {
   // Admits a member with fresh keys. Admitting an existing id re-issues it with new keys,
   // superseding the old certificate (copy it first to keep it).
   const TestMember& Admit(const std::string& member_id, Validity validity = {});
+  // Admits a member whose certificate `edit` changes first (endpoints, relays, role...).
+  const TestMember& AdmitWith(const std::string& member_id, const std::function<void(v1::Certificate&)>& edit);
   // Drops the member from later rosters and lists a revocation of its certificate.
   void Revoke(const std::string& member_id);
   void AddBridge(const TestNetwork& other);
