@@ -151,7 +151,7 @@ int RunAdminCommand(const std::vector<std::string>& args) {
   WarnIfWeakKeys(HomeDir(parsed));
   CmdStatus st = command->run(parsed);
   if (!st) {
-    std::cerr << "comityd: error: " << st.error().message << "\n";
+    if (!st.error().message.empty()) std::cerr << "comityd: error: " << st.error().message << "\n";
     return st.error().exit_code;
   }
   return 0;

@@ -1,27 +1,24 @@
 // comityd run: the daemon in the foreground (node/daemon/node.h), until SIGINT or SIGTERM.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "node/archive/archive.h"
 #include "node/cli.h"
+#include "crypto/envelope.h"
+#include "node/files.h"
+#include "proto/link.pb.h"
 #include "node/daemon/config.h"
 #include "node/daemon/node.h"
+#include "node/daemon/send.h"
 
 namespace comity::node {
 namespace {
-
-// The networks whose current roster lists this node's signing key under its member id.
-std::vector<v1::Party> Memberships(const Home& home, const crypto::TrustStore& trust, const crypto::Identity& id) {
-  std::vector<v1::Party> out;
-  const auto& sign = id.public_identity().sign;
-  for (const auto& [network_id, net] : trust.networks()) {
-    if (!net.roster) continue;
-    auto it = net.roster->members.find(home.config().member_id());
-    if (it == net.roster->members.end()) continue;
-    if (it->second.keys().sign_ed25519() != std::string(sign.begin(), sign.end())) continue;
-    out.push_back(home.PartyIn(network_id));
-  }
-  return out;
-}
 
 Result<DaemonSettings, CmdError> Settings(const Args& args, const Home& home) {
   if (auto path = args.Get("config")) {
@@ -45,21 +42,22 @@ CmdStatus CmdRun(const Args& args) {
   if (!identity) return CmdError(identity.error());
   auto trust = home->LoadTrust();
   if (!trust) return CmdError(trust.error());
-  auto memberships = Memberships(*home, *trust, *identity);
+  auto memberships = MembershipsOf(home->config().member_id(), *trust, *identity);
   if (memberships.empty()) {
     return Fail("this node is in no roster it trusts yet: join a network first (comityd join --home DIR --roster FILE)");
   }
   auto archive = archive::Archive::Open(home->dir(), pass->view());
   if (!archive) return CmdError(archive.error());
   const std::string dir = home->dir();
-  NodeParams params{home->config().member_id(), std::move(identity).value(), std::move(memberships),
-                    std::move(trust).value(), std::move(archive).value(), std::move(settings).value(), nullptr,
-                    nullptr, [dir](const crypto::TrustStore& t) -> Status<> {
-                      // A roster learnt from a peer outlives the run.
-                      auto h = Home::Open(dir);
-                      if (!h) return h.error();
-                      return h->SaveTrust(t);
-                    }};
+  NodeParams params(home->config().member_id(), std::move(identity).value(), std::move(memberships),
+                    std::move(trust).value(), std::move(archive).value(), std::move(settings).value());
+  params.status_path = home->PathOf("status.pb");
+  params.on_trust_changed = [dir](const crypto::TrustStore& t) -> Status<> {
+    // A roster learnt from a peer outlives the run.
+    auto h = Home::Open(dir);
+    if (!h) return h.error();
+    return h->SaveTrust(t);
+  };
   auto node = Node::Create(std::move(params));
   if (!node) return CmdError(node.error());
   const std::string home_dir = home->dir();
@@ -92,11 +90,155 @@ CmdStatus CmdRun(const Args& args) {
   return {};
 }
 
+// Recipients: MEMBER@NETWORK, or a bare MEMBER found in exactly one of this node's networks.
+Result<std::vector<v1::Party>, CmdError> Recipients(const std::string& list, const crypto::TrustStore& trust,
+                                                   const std::vector<v1::Party>& mine) {
+  std::vector<v1::Party> out;
+  std::string item;
+  std::stringstream in(list);
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    if (auto p = PartyOfAddress(item)) {
+      out.push_back(*p);
+      continue;
+    }
+    std::vector<v1::Party> found;
+    for (const v1::Party& m : mine) {
+      const crypto::TrustedNetworkView* net = trust.network(m.network_id());
+      if (net && net->roster && net->roster->members.count(item) != 0) {
+        v1::Party p;
+        p.set_network_id(m.network_id());
+        p.set_member_id(item);
+        found.push_back(p);
+      }
+    }
+    if (found.size() != 1) {
+      return CmdError(Fail("--to '" + crypto::EscapeForDisplay(item) + "' " +
+                           (found.empty() ? "is no member of this node's networks"
+                                          : "is in several networks: write MEMBER@NETWORK")));
+    }
+    out.push_back(found.front());
+  }
+  if (out.empty()) return CmdError(Fail("--to names no recipient"));
+  return out;
+}
+
+CmdStatus CmdSend(const Args& args) {
+  const bool text = args.Get("text").has_value(), file = args.Get("file").has_value();
+  if (text == file) return CmdError("give exactly one of --text TEXT or --file FILE", 2);
+  std::int64_t count = 1;
+  if (auto c = args.Get("count")) {
+    if (c->empty() || c->size() > 6 || c->find_first_not_of("0123456789") != std::string::npos) {
+      return CmdError("--count must be a number from 1 to 100000", 2);
+    }
+    count = std::stoll(*c);
+    if (count < 1 || count > 100000) return CmdError("--count must be a number from 1 to 100000", 2);
+  }
+  std::string content;
+  if (text) {
+    content = *args.Get("text");
+  } else {
+    auto bytes = ReadFile(*args.Get("file"), crypto::kMaxEnvelopeSize - (1 << 20));
+    if (!bytes) return Fail("--file: " + bytes.error().message);
+    content = std::move(bytes).value();
+  }
+  const std::string type = args.Get("type").value_or(text ? "text/plain; charset=utf-8" : "application/octet-stream");
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return CmdError(home.error());
+  auto pass = ObtainPassphrase(PassSource(args), false);
+  if (!pass) return CmdError(pass.error());
+  auto identity = home->UnlockIdentity(*pass);
+  if (!identity) return CmdError(identity.error());
+  auto trust = home->LoadTrust();
+  if (!trust) return CmdError(trust.error());
+  auto mine = MembershipsOf(home->config().member_id(), *trust, *identity);
+  if (mine.empty()) return Fail("this node is in no roster it trusts yet: join a network first");
+  auto to = Recipients(*args.Get("to"), *trust, mine);
+  if (!to) return to.error();
+  auto archive = archive::Archive::Open(home->dir(), pass->view());
+  if (!archive) return CmdError(archive.error());
+  std::vector<Outgoing> messages;
+  for (std::int64_t i = 0; i < count; ++i) {
+    messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0});
+  }
+  auto ids = QueueMessages(**archive, *identity, mine, *trust, messages, Now());
+  if (!ids) return CmdError(ids.error());
+  std::string names;
+  for (const v1::Party& p : *to) names += (names.empty() ? "" : ", ") + AddressOf(p);
+  if (count == 1) {
+    std::cout << "Queued " << crypto::ToHex(ids->front()) << " for " << names << "\n";
+  } else {
+    std::cout << "Queued " << count << " messages for " << names << "\n";
+  }
+  std::cout << "The running daemon delivers them (comityd run --home " << home->dir() << ").\n";
+  return {};
+}
+
+std::string Ago(std::int64_t then, std::int64_t now) {
+  if (then <= 0) return "never";
+  const std::int64_t d = std::max<std::int64_t>(0, now - then);
+  if (d < 120) return std::to_string(d) + " s ago";
+  if (d < 7200) return std::to_string(d / 60) + " min ago";
+  return std::to_string(d / 3600) + " h ago";
+}
+
+// Exit 0 when the daemon runs, 3 when it does not (what the status file says, and whether its
+// process is alive).
+CmdStatus CmdStatus_(const Args& args) {
+  auto home = Home::Open(HomeDir(args));
+  if (!home) return CmdError(home.error());
+  const std::string path = home->PathOf("status.pb");
+  const std::int64_t now = Now();
+  std::cout << "Node " << home->config().member_id() << " (" << crypto::EscapeForDisplay(home->config().authority_name())
+            << ")\n";
+  if (!FileExists(path)) {
+    std::cout << "Not running: it has never run (start it with comityd run --home " << home->dir() << ")\n";
+    return CmdError("", 3);
+  }
+  auto bytes = ReadFile(path, 4u << 20);
+  v1::NodeStatus st;
+  if (!bytes || !st.ParseFromString(*bytes) || st.format() != 1) return Fail(path + " is damaged");
+  const bool alive = st.running() && st.pid() > 0 && ::kill(st.pid(), 0) == 0 && now - st.written_at() < 30;
+  if (alive) {
+    std::cout << "Running, pid " << st.pid() << "; status of " << Ago(st.written_at(), now) << "\n";
+  } else {
+    std::cout << "Not running; last status of " << Ago(st.written_at(), now)
+              << " (start it with comityd run --home " << home->dir() << ")\n";
+  }
+  std::string line;
+  for (const auto& m : st.memberships()) line += (line.empty() ? "" : ", ") + m;
+  std::cout << "Memberships: " << line << "\n";
+  line.clear();
+  for (const auto& e : st.listening()) line += (line.empty() ? "" : ", ") + e;
+  std::cout << "Listening:   " << (line.empty() ? "no (outbound only)" : line) << "\n";
+  line.clear();
+  for (const auto& n : st.networks()) line += (line.empty() ? "" : ", ") + n.network_id() + " v" + std::to_string(n.version());
+  std::cout << "Rosters:     " << line << "\n";
+  std::cout << "Peers:\n";
+  if (st.peers().empty()) std::cout << "  none yet\n";
+  for (const auto& p : st.peers()) {
+    std::string link = p.dialled() && p.linked_in() ? "both ways" : p.dialled() ? "dialled" : p.linked_in() ? "linked in" : "none";
+    char row[256];
+    std::snprintf(row, sizeof row, "  %-28s link %-10s last seen %-12s outbox %lld (relayed %lld)\n",
+                  crypto::EscapeForDisplay(p.member()).c_str(), link.c_str(), Ago(p.last_seen(), now).c_str(),
+                  static_cast<long long>(p.outbox()), static_cast<long long>(p.relayed()));
+    std::cout << row;
+  }
+  line.clear();
+  for (const auto& c : st.counters()) line += (line.empty() ? "" : ", ") + c.name() + " " + std::to_string(c.value());
+  std::cout << "Counters:    " << line << "\n";
+  if (!alive) return CmdError("", 3);
+  return {};
+}
+
 }  // namespace
 
 std::vector<Command> RunCommands() {
   return {
       {{"run"}, "run --home DIR [--config FILE]", WithCommonOptions({"config"}), {}, {}, CmdRun},
+      {{"send"}, "send --home DIR --to ID[,ID...] (--text TEXT | --file FILE) [--type MEDIA_TYPE] [--count N]",
+       WithCommonOptions({"to", "text", "file", "type", "count"}), {}, {"to"}, CmdSend},
+      {{"status"}, "status --home DIR", WithCommonOptions({}), {}, {}, CmdStatus_},
   };
 }
 

@@ -320,6 +320,10 @@ ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove
 
 ArchiveResult<bool> Archive::EnqueueOnce(const OutboxEntry& e) { return outbox_.EnqueueOnce(e); }
 
+ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Archive::OutboxDepths() {
+  return outbox_.Depths();
+}
+
 ArchiveStatus Archive::ExpediteOutbox(const std::string& recipient, std::int64_t now) {
   return outbox_.Expedite(recipient, now);
 }

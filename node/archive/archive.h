@@ -14,6 +14,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crypto/keystore.h"
@@ -67,6 +68,8 @@ class Archive {
   ArchiveResult<bool> EnqueueOnce(const OutboxEntry& e);
   // Makes every entry for `recipient` due at `now` (it has just come back).
   ArchiveStatus ExpediteOutbox(const std::string& recipient, std::int64_t now);
+  // Outbox entries per recipient: (recipient, all, of which carried for others as a relay).
+  ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxDepths();
   ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
   ArchiveStatus RemoveFromOutbox(std::int64_t id);

@@ -467,6 +467,16 @@ ArchiveStatus OutboxRepository::Expedite(const std::string& recipient, std::int6
   return (*s)->Reset().Bind(1, recipient).Bind(2, now).Run();
 }
 
+ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxRepository::Depths() {
+  auto s = db_.Prepare(
+      "SELECT o.recipient, count(*), sum(NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = o.message_id)) "
+      "FROM outbox o GROUP BY o.recipient ORDER BY o.recipient");
+  if (!s) return s.error();
+  (*s)->Reset();
+  return Collect<std::tuple<std::string, std::int64_t, std::int64_t>>(
+      **s, [](Stmt& r) { return std::make_tuple(r.Text(0), r.Int(1), r.Int(2)); });
+}
+
 ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::Due(std::int64_t now, int limit) {
   auto s = db_.Prepare(
       "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "

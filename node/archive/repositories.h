@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "node/archive/records.h"
@@ -137,6 +138,8 @@ class OutboxRepository {
   ArchiveResult<std::vector<OutboxEntry>> Due(std::int64_t now, int limit);
   // Makes every entry for `recipient` due at `now` (it has just come back).
   ArchiveStatus Expedite(const std::string& recipient, std::int64_t now);
+  // Entries per recipient: (recipient, all, of which not this archive's own messages).
+  ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Depths();
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
   ArchiveStatus Remove(std::int64_t id);
 

@@ -51,6 +51,9 @@ ArchiveResult<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create
     return Fail(CodeOf(rc), "cannot open " + path + ": " + msg);
   }
   sqlite3_extended_result_codes(db, 1);
+  // Another comityd process (the running daemon, an admin command) may hold the write lock
+  // for the length of one batch: wait for it rather than fail.
+  sqlite3_busy_timeout(db, 10000);
   return std::unique_ptr<Db>(new Db(db, path));
 }
 

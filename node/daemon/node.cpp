@@ -1,5 +1,10 @@
 #include "node/daemon/node.h"
 
+#include "node/daemon/send.h"
+#include "node/files.h"
+
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cmath>
@@ -28,33 +33,8 @@ constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "comity";
 constexpr int kOutboxBatch = 200;
 
-std::string AddressOf(const v1::Party& p) { return p.member_id() + "@" + p.network_id(); }
-
-std::optional<v1::Party> PartyOfAddress(const std::string& address) {
-  auto at = address.find('@');
-  if (at == std::string::npos) return std::nullopt;
-  v1::Party p;
-  p.set_member_id(address.substr(0, at));
-  p.set_network_id(address.substr(at + 1));
-  return p;
-}
-
 std::string ShortId(const std::string& id) { return crypto::ToHex(crypto::AsBytes(id)).substr(0, 16); }
 std::string ShortId(const Bytes& id) { return crypto::ToHex(id).substr(0, 16); }
-
-bool IsUtf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
-    if (n < 0 || i + n >= s.size() + (n == 0 ? 1 : 0)) return false;
-    for (int k = 1; k <= n; ++k) {
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 // The header of an envelope, read without verifying anything: only to choose which of this
 // node's parties is the reader. Open() verifies it all.
@@ -93,6 +73,7 @@ Node::Node(NodeParams params)
       log_(p_.name, p_.settings.log_level, p_.log_sink),
       zap_(zmq_, zmq::socket_type::rep),
       hello_timer_(io_),
+      status_timer_(io_),
       outbox_timer_(io_) {
   if (!p_.now) p_.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
 }
@@ -157,9 +138,11 @@ void Node::Run() {
   // Links to this node's relays stay open: they are how an outbound-only node is reached.
   for (const std::string& relay : p_.settings.relays) LinkTo(relay);
   Hello();
+  StatusLoop();
   ScheduleOutbox(std::chrono::milliseconds(0));
   auto guard = boost::asio::make_work_guard(io_);
   io_.run();
+  WriteStatus(false);
   log_.Info("stopped");
 }
 
@@ -169,6 +152,7 @@ void Node::Stop() {
     stopping_ = true;
     outbox_timer_.cancel();
     hello_timer_.cancel();
+    status_timer_.cancel();
     if (signals_) signals_->cancel();
     // Nothing is half-written: every archive write is one committed batch, and what peers
     // have not taken custody of stays in the outbox for the next run.
@@ -294,6 +278,7 @@ void Node::SendOn(const Path& path, const std::vector<std::string>& frames) {
 
 // Frames f[first..] from `peer` (authenticated), with replies going back on `back`.
 void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::message_t>& f, std::size_t first) {
+  last_seen_[peer] = p_.now();
   if (!RateAllows(peer)) {
     ++counters_.dropped_rate;
     return;
@@ -485,51 +470,8 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
 
 Result<Bytes> Node::DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
                            const std::string& content, std::int64_t expires_at) {
-  if (to.empty()) return MakeError("a message needs at least one recipient");
-  const std::int64_t now = p_.now();
-  std::vector<crypto::Recipient> recipients;
-  const v1::Party* from = nullptr;
-  for (const v1::Party& r : to) {
-    auto cert = p_.trust.FindMember(r, now);
-    if (!cert) return MakeError("recipient " + AddressOf(r) + ": " + cert.error().message);
-    recipients.push_back(crypto::RecipientOf(*cert));
-    // Sent as this node's member of the first recipient's network, else of its first network.
-    if (from == nullptr) {
-      for (const v1::Party& mine : p_.parties) {
-        if (mine.network_id() == r.network_id()) from = &mine;
-      }
-    }
-  }
-  if (from == nullptr) from = &p_.parties.front();
-  crypto::SealOptions options;
-  options.created_at = now;
-  options.expires_at = expires_at;
-  options.content_type = content_type;
-  auto sealed = crypto::Seal(p_.identity, *from, recipients, options, crypto::AsBytes(content));
-  if (!sealed) return sealed.error();
-  const Bytes id = crypto::MessageId(*sealed);
-  archive::MessageRecord m;
-  m.message_id = id;
-  m.direction = "out";
-  m.sender = AddressOf(*from);
-  for (const v1::Party& r : to) m.recipients += (m.recipients.empty() ? "" : ",") + AddressOf(r);
-  m.created_at = now;
-  m.stored_at = now;
-  m.content_type = content_type;
-  m.envelope = *sealed;
-  m.content.assign(content.begin(), content.end());
-  if (content_type.rfind("text/", 0) == 0 && IsUtf8(content)) m.body = content;
-  // Committed, with what is owed to each recipient, before a byte leaves.
-  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
-    auto added = p_.archive->AddMessage(m);
-    if (!added) return added.error();
-    for (const v1::Party& r : to) {
-      if (auto e = p_.archive->Enqueue({0, id, AddressOf(r), *sealed, now, 0, expires_at}); !e) return e;
-    }
-    return p_.archive->Audit(now, m.sender, "send", ShortId(id) + " to " + m.recipients);
-  });
-  if (!st) return MakeError("archiving the message failed: " + st.error().message);
-  ScheduleOutbox(std::chrono::milliseconds(0));
+  auto id = QueueMessage(*p_.archive, p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at}, p_.now());
+  if (id) ScheduleOutbox(std::chrono::milliseconds(0));
   return id;
 }
 
@@ -581,7 +523,8 @@ void Node::PumpOutbox() {
     } else {
       SendOn(*path, {std::string(kTag), std::string(kForward), e.recipient, env});
     }
-    in_flight_[{std::string(e.message_id.begin(), e.message_id.end()), e.recipient}] = e.id;
+    in_flight_[{std::string(e.message_id.begin(), e.message_id.end()), e.recipient}] =
+        InFlight{e.id, via.empty() ? e.recipient : via};
     ++counters_.sent;
   }
   auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
@@ -603,6 +546,9 @@ void Node::PumpOutbox() {
 
 Node::Link* Node::LinkTo(const std::string& peer) {
   if (auto it = links_.find(peer); it != links_.end()) return it->second.get();
+  for (const v1::Party& mine : p_.parties) {
+    if (AddressOf(mine) == peer) return nullptr;  // never a link to itself (a relay of its own recipient)
+  }
   auto party = PartyOfAddress(peer);
   if (!party) return nullptr;
   auto cert = p_.trust.FindMember(*party, p_.now());
@@ -654,7 +600,9 @@ std::optional<Node::Path> Node::RouteTo(const std::string& member, std::string* 
   if (!cert) return std::nullopt;
   for (const std::string& relay_id : cert->via_relays()) {
     const std::string relay = relay_id + "@" + party->network_id();
-    if (relay == member) continue;
+    bool self = relay == member;
+    for (const v1::Party& mine : p_.parties) self |= AddressOf(mine) == relay;
+    if (self) continue;  // this node is that relay: it waits for the member to link in
     if (auto it = routes_.find(relay); it != routes_.end() && router_) {
       *via = relay;
       return Path{router_.get(), it->second, router_reader_.get()};
@@ -671,7 +619,12 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
                      const std::string& why) {
   auto it = in_flight_.find({message_id, recipient});
   if (it == in_flight_.end()) return;  // already settled, or never sent
-  const std::int64_t outbox_id = it->second;
+  if (it->second.hop != peer) {
+    // Only the hop it went to can take custody of it (or refuse it).
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const std::int64_t outbox_id = it->second.outbox_id;
   in_flight_.erase(it);
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
@@ -808,6 +761,64 @@ void Node::CloseUntrustedLinks() {
     }
     log_.Info("closing the link to " + it->first + ": no longer a current member");
     it = links_.erase(it);
+  }
+}
+
+void Node::StatusLoop() {
+  if (p_.status_path.empty()) return;
+  WriteStatus(true);
+  status_timer_.expires_after(std::chrono::seconds(2));
+  status_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) StatusLoop();
+  });
+}
+
+void Node::WriteStatus(bool running) {
+  if (p_.status_path.empty()) return;
+  v1::NodeStatus st;
+  st.set_format(1);
+  st.set_written_at(p_.now());
+  st.set_pid(static_cast<std::int32_t>(::getpid()));
+  st.set_running(running);
+  for (const v1::Party& p : p_.parties) st.add_memberships(AddressOf(p));
+  for (const std::string& e : bound_) st.add_listening(e);
+  for (const auto& [id, net] : p_.trust.networks()) {
+    auto* n = st.add_networks();
+    n->set_network_id(id);
+    n->set_version(net.version());
+  }
+  std::map<std::string, v1::PeerStatus> peers;
+  auto peer = [&](const std::string& m) -> v1::PeerStatus& {
+    auto& ps = peers[m];
+    ps.set_member(m);
+    return ps;
+  };
+  for (const auto& [m, link] : links_) peer(m).set_dialled(true);
+  for (const auto& [m, rid] : routes_) peer(m).set_linked_in(true);
+  for (const auto& [m, at] : last_seen_) peer(m).set_last_seen(at);
+  if (auto depths = p_.archive->OutboxDepths()) {
+    for (const auto& [m, all, relayed] : *depths) {
+      peer(m).set_outbox(all);
+      peer(m).set_relayed(relayed);
+    }
+  }
+  for (auto& [m, ps] : peers) *st.add_peers() = std::move(ps);
+  const NodeCounters& c = counters_;
+  const std::pair<const char*, std::int64_t> values[] = {
+      {"links_admitted", c.links_admitted}, {"links_refused", c.links_refused}, {"frames_in", c.frames_in},
+      {"dropped_oversize", c.dropped_oversize}, {"dropped_malformed", c.dropped_malformed},
+      {"dropped_rate", c.dropped_rate}, {"dropped_untrusted", c.dropped_untrusted}, {"rejected", c.rejected},
+      {"deferred", c.deferred}, {"received", c.received}, {"duplicates", c.duplicates}, {"sent", c.sent},
+      {"custody", c.custody}, {"expired", c.expired}, {"refused_by_peer", c.refused_by_peer},
+      {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}};
+  for (const auto& [name, value] : values) {
+    auto* counter = st.add_counters();
+    counter->set_name(name);
+    counter->set_value(value);
+  }
+  if (auto w = WriteFileAtomic(p_.status_path, st.SerializeAsString(), 0600); !w) {
+    std::int64_t held = 0;
+    if (log_.Allow("status", std::chrono::seconds(60), &held)) log_.Warn("writing the status failed: " + w.error().message);
   }
 }
 

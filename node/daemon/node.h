@@ -77,14 +77,21 @@ struct NodeCounters {
 };
 
 struct NodeParams {
+  NodeParams(std::string name_, crypto::Identity identity_, std::vector<v1::Party> parties_, crypto::TrustStore trust_,
+             std::unique_ptr<archive::Archive> archive_, DaemonSettings settings_)
+      : name(std::move(name_)), identity(std::move(identity_)), parties(std::move(parties_)), trust(std::move(trust_)),
+        archive(std::move(archive_)), settings(std::move(settings_)) {}
+
   std::string name;                      // for log lines, e.g. "ES-MJ"
   crypto::Identity identity;
   std::vector<v1::Party> parties;        // this node's memberships, one per network
   crypto::TrustStore trust;
   std::unique_ptr<archive::Archive> archive;
   DaemonSettings settings;
-  std::function<std::int64_t()> now;     // Unix seconds; default the system clock
-  Logger::Sink log_sink;                 // default stderr
+  std::function<std::int64_t()> now;     // Unix seconds; empty: the system clock
+  Logger::Sink log_sink;                 // empty: stderr
+  // Where the node writes its status (proto NodeStatus) every 2 s and at stop; empty: nowhere.
+  std::string status_path;
   // Called on the node's thread after a peer's roster changed the trust store (to save it);
   // a failure is logged.
   std::function<Status<>(const crypto::TrustStore&)> on_trust_changed;
@@ -159,6 +166,8 @@ class Node {
   void OnRoster(const std::string& peer, const std::string& payload);
   void TrustChanged();
   void Hello();
+  void WriteStatus(bool running);
+  void StatusLoop();
 
   // Declared first, destroyed last: everything below may hold handlers on it.
   boost::asio::io_context io_;
@@ -173,11 +182,17 @@ class Node {
   std::map<std::string, std::string> routes_;          // members linked to the ROUTER -> routing id
   std::map<std::string, bool> current_;                // IsCurrentMember's answers until trust changes
   boost::asio::steady_timer hello_timer_;
+  boost::asio::steady_timer status_timer_;
+  std::map<std::string, std::int64_t> last_seen_;  // member -> Unix seconds of its last frame
   std::vector<std::string> bound_;
   boost::asio::steady_timer outbox_timer_;
   bool outbox_scheduled_ = false;
   std::chrono::steady_clock::time_point outbox_due_{};
-  std::map<std::pair<std::string, std::string>, std::int64_t> in_flight_;  // (message id, recipient) -> outbox id
+  struct InFlight {
+    std::int64_t outbox_id = 0;
+    std::string hop;  // the member it was sent to: only its CUSTODY or REJECT counts
+  };
+  std::map<std::pair<std::string, std::string>, InFlight> in_flight_;  // (message id, recipient)
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point at{};

@@ -77,9 +77,8 @@ class DaemonNodeTest : public ::testing::Test {
   DaemonSettings Settings(const std::string& id) {
     DaemonSettings s;
     if (ports_.count(id) != 0) s.listen = {Endpoint(ports_.at(id))};
-    for (const auto& [other, port] : ports_) {
-      if (other != id) s.peer_endpoints[other + "@ejn"] = {Endpoint(port)};
-    }
+    // Every listening member's endpoint, its own included (as its certificate would list it).
+    for (const auto& [member, port] : ports_) s.peer_endpoints[member + "@ejn"] = {Endpoint(port)};
     s.retry_initial = std::chrono::milliseconds(200);
     s.retry_max = std::chrono::milliseconds(1000);
     return s;
@@ -95,13 +94,14 @@ class DaemonNodeTest : public ::testing::Test {
     if (!a) return nullptr;
     auto identity = crypto::Identity::FromSecret(net_.member(id).identity.ExportSecret());
     EXPECT_TRUE(identity.ok());
-    NodeParams p{id, std::move(identity).value(), {Party(id)}, crypto::test::TrustingOnly(net_, roster_),
-                 std::move(a).value(), std::move(settings), [] { return kNow; },
-                 [this, id](const std::string& line) {
-                   std::lock_guard<std::mutex> lock(log_mutex_);
-                   logs_.push_back(line);
-                 },
-                 nullptr};
+    NodeParams p(id, std::move(identity).value(), {Party(id)}, crypto::test::TrustingOnly(net_, roster_),
+                 std::move(a).value(), std::move(settings));
+    p.now = [] { return kNow; };
+    p.log_sink = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mutex_);
+      logs_.push_back(line);
+    };
+    p.status_path = dir->path() + "/status.pb";
     auto node = Node::Create(std::move(p));
     EXPECT_TRUE(node.ok()) << node.error().message;
     if (!node) return nullptr;
@@ -228,6 +228,28 @@ TEST_F(DaemonNodeTest, AnOfflineRecipientGetsTheMessageWhenItComesBack) {
   auto fr = Start("FR-MJ");
   ASSERT_TRUE(fr);
   ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+  EXPECT_EQ(Messages(*fr), 1);
+}
+
+TEST_F(DaemonNodeTest, OnlyTheHopAMessageWentToCanTakeCustodyOfIt) {
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  auto id = (*es)->Send({Party("FR-MJ")}, "text/plain", "for FR only").get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().sent >= 1; }));
+  // IT-MG, a member, claims custody of it for FR-MJ.
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "ES-MJ", "IT-MG");
+  std::vector<std::string> frames = {"COMITY1", "CUSTODY", std::string(id->begin(), id->end()), "FR-MJ@ejn"};
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    it.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().dropped_malformed >= 1; }));
+  EXPECT_EQ((*es)->Counters().custody, 0);
+  EXPECT_EQ((*es)->Counters().outbox, 1) << "a false custody claim removed the entry";
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
   EXPECT_EQ(Messages(*fr), 1);
 }
 
@@ -411,8 +433,10 @@ TEST_F(DaemonNodeTest, AListenEndpointInUseIsANamedError) {
   ASSERT_TRUE(a.ok()) << a.error().message;
   auto identity = crypto::Identity::FromSecret(net_.member("ES-MJ").identity.ExportSecret());
   ASSERT_TRUE(identity.ok());
-  NodeParams p{"ES-MJ", std::move(identity).value(), {Party("ES-MJ")}, crypto::test::TrustingOnly(net_, roster_),
-               std::move(a).value(), Settings("FR-MJ"), [] { return kNow; }, [](const std::string&) {}, nullptr};
+  NodeParams p("ES-MJ", std::move(identity).value(), {Party("ES-MJ")}, crypto::test::TrustingOnly(net_, roster_),
+               std::move(a).value(), Settings("FR-MJ"));
+  p.now = [] { return kNow; };
+  p.log_sink = [](const std::string&) {};
   auto node = Node::Create(std::move(p));
   ASSERT_FALSE(node.ok());
   EXPECT_NE(node.error().message.find(Endpoint(ports_.at("FR-MJ"))), std::string::npos) << node.error().message;

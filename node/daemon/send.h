@@ -1,0 +1,47 @@
+// Queueing a message for delivery: seal it, then, in one archive transaction, store it with
+// one outbox entry per recipient and an audit entry. Nothing leaves before that commit; the
+// node's outbox pass (Node, or the next `comityd run`) delivers it. Used by Node::Send and by
+// `comityd send` (another process, the archive's lock serialising the two).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "crypto/result.h"
+#include "crypto/trust.h"
+#include "node/archive/archive.h"
+
+namespace comity::node {
+
+struct Outgoing {
+  std::vector<v1::Party> to;
+  std::string content_type;
+  std::string content;
+  std::int64_t expires_at = 0;  // 0: never
+};
+
+// Sent as this node's member of the first recipient's network (else of its first network).
+// Returns the message id.
+Result<crypto::Bytes> QueueMessage(archive::Archive& archive, const crypto::Identity& identity,
+                                   const std::vector<v1::Party>& memberships, const crypto::TrustStore& trust,
+                                   const Outgoing& message, std::int64_t now);
+// The same for several messages in one transaction (all or none); their ids in order.
+Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, const crypto::Identity& identity,
+                                                 const std::vector<v1::Party>& memberships,
+                                                 const crypto::TrustStore& trust, const std::vector<Outgoing>& messages,
+                                                 std::int64_t now);
+
+// The networks whose current roster lists `member_id` with `identity`'s signing key.
+std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto::TrustStore& trust,
+                                     const crypto::Identity& identity);
+
+// "MEMBER@NETWORK" and back; nullopt when not of that form.
+std::string AddressOf(const v1::Party& party);
+std::optional<v1::Party> PartyOfAddress(const std::string& address);
+
+// Whether `text` is valid UTF-8 (a message body is indexed only then).
+bool IsUtf8(std::string_view text);
+
+}  // namespace comity::node
