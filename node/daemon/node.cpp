@@ -120,7 +120,7 @@ Status<> Node::Bind() {
     }
     bound_.push_back(router_->get(zmq::sockopt::last_endpoint));
   }
-  router_reader_ = std::make_unique<ZmqReader>(io_, *router_, [this](auto& f) { OnRouter(f); });
+  router_reader_ = std::make_unique<ZmqReader>(io_, *router_, [this](auto& f) { OnRouter(f); }, [this] { Flush(); });
   router_reader_->Drain();
   return {};
 }
@@ -142,6 +142,7 @@ void Node::Run() {
   ScheduleOutbox(std::chrono::milliseconds(0));
   auto guard = boost::asio::make_work_guard(io_);
   io_.run();
+  Flush();
   WriteStatus(false);
   log_.Info("stopped");
 }
@@ -302,12 +303,11 @@ void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::
   }
   const std::string kind = Frame(f[first + 1]);
   auto arg = [&](std::size_t i) { return Frame(f[first + 2 + i]); };
+  const ReplyTo reply_to{peer, back.routing_id};
   if (kind == kDeliver && n == 3) {
-    auto reply = Deliver(peer, arg(0));
-    if (!reply.empty()) SendOn(back, reply);
+    Deliver(peer, reply_to, arg(0));
   } else if (kind == kForward && n == 4) {
-    auto reply = Relay(peer, arg(0), arg(1));
-    if (!reply.empty()) SendOn(back, reply);
+    Relay(peer, reply_to, arg(0), arg(1));
   } else if (kind == kCustody && n == 4) {
     OnCustody(peer, arg(0), arg(1), false, "");
   } else if (kind == kReject && n == 5) {
@@ -321,19 +321,57 @@ void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::
   }
 }
 
-std::vector<std::string> Node::Deliver(const std::string& from, const std::string& envelope) {
+void Node::Reply(const ReplyTo& to, const std::vector<std::string>& frames) {
+  if (!to.routing_id.empty()) {
+    if (router_) SendOn(Path{router_.get(), to.routing_id, router_reader_.get()}, frames);
+    return;
+  }
+  auto it = links_.find(to.peer);
+  if (it != links_.end()) SendOn(Path{&it->second->socket, "", it->second->reader.get()}, frames);
+}
+
+void Node::Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after) {
+  pending_.push_back({std::move(write), std::move(after)});
+  if (pending_.size() >= static_cast<std::size_t>(kOutboxBatch)) Flush();
+}
+
+void Node::Flush() {
+  if (flushing_) return;  // the loop below takes what arrives meanwhile
+  flushing_ = true;
+  while (!pending_.empty()) {
+    std::vector<Pending> work;
+    work.swap(pending_);
+    auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+      for (const Pending& w : work) {
+        if (auto r = w.write(); !r) return r;
+      }
+      return {};
+    });
+    if (!st) {
+      // Nothing of it is stored, so nothing is acknowledged: every sender tries again.
+      log_.Error("archiving " + std::to_string(work.size()) + " items failed: " + st.error().message);
+      continue;
+    }
+    for (const Pending& w : work) {
+      if (w.after) w.after();
+    }
+  }
+  flushing_ = false;
+}
+
+void Node::Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope) {
   const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
   auto header = PeekHeader(envelope);
   if (id.empty() || !header) {
     ++counters_.dropped_malformed;
-    return {};
+    return;
   }
   const std::string id_text(id.begin(), id.end());
   std::string me = AddressOf(p_.parties.front());
-  auto refuse = [&](const std::string& why) -> std::vector<std::string> {
+  auto refuse = [&](const std::string& why) {
     ++counters_.rejected;
     log_.Info("refused envelope " + ShortId(id) + " from " + from + ": " + why);
-    return {std::string(kTag), std::string(kReject), id_text, me, why};
+    Reply(back, {std::string(kTag), std::string(kReject), id_text, me, why});
   };
   const v1::Party* reader = nullptr;
   for (const v1::Party& mine : p_.parties) {
@@ -347,63 +385,63 @@ std::vector<std::string> Node::Deliver(const std::string& from, const std::strin
   if (cert == nullptr) {
     ++counters_.deferred;
     log_.Debug("envelope " + ShortId(id) + " from unknown sender " + AddressOf(header->sender()) + ", not accepted yet");
-    return {};
+    return;
   }
   const std::int64_t now = p_.now();
   auto opened = crypto::Open(p_.identity, *reader, crypto::AsBytes(envelope), *cert, p_.trust, now);
   if (!opened) {
     if (opened.error().code == crypto::OpenCode::kUnknownSender) {
       ++counters_.deferred;
-      return {};
+      return;
     }
     return refuse(std::string(crypto::OpenCodeName(opened.error().code)));
   }
-  archive::MessageRecord m;
-  m.message_id = opened->message_id;
-  m.direction = "in";
-  m.sender = AddressOf(opened->header.sender());
-  for (const v1::Party& r : opened->header.recipients()) m.recipients += (m.recipients.empty() ? "" : ",") + AddressOf(r);
-  m.created_at = opened->header.created_at();
-  m.stored_at = now;
-  m.content_type = opened->header.content_type();
-  m.envelope.assign(envelope.begin(), envelope.end());
-  m.content = opened->plaintext;
-  const std::string text(opened->plaintext.begin(), opened->plaintext.end());
-  if (m.content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m.body = text;
-  bool added = false;
-  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
-    auto r = p_.archive->AddMessage(m);
-    if (!r) return r.error();
-    added = *r;
-    if (!added) return {};
-    return p_.archive->Audit(now, AddressOf(*reader), "receive", ShortId(id) + " from " + m.sender + " via " + from);
-  });
-  if (!st) {
-    // Not stored, so no custody: the sender keeps it and tries again.
-    log_.Error("archiving envelope " + ShortId(id) + " failed: " + st.error().message);
-    return {};
-  }
-  if (added) {
-    ++counters_.received;
-    log_.Debug("received " + ShortId(id) + " from " + m.sender);
-  } else {
-    ++counters_.duplicates;
-  }
-  return {std::string(kTag), std::string(kCustody), id_text, me};
+  auto m = std::make_shared<archive::MessageRecord>();
+  m->message_id = opened->message_id;
+  m->direction = "in";
+  m->sender = AddressOf(opened->header.sender());
+  for (const v1::Party& r : opened->header.recipients()) m->recipients += (m->recipients.empty() ? "" : ",") + AddressOf(r);
+  m->created_at = opened->header.created_at();
+  m->stored_at = now;
+  m->content_type = opened->header.content_type();
+  m->envelope.assign(envelope.begin(), envelope.end());
+  m->content = std::move(opened->plaintext);
+  const std::string text(m->content.begin(), m->content.end());
+  if (m->content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m->body = text;
+  auto added = std::make_shared<bool>(false);
+  const std::string audit = ShortId(id) + " from " + m->sender + " via " + from;
+  Defer(
+      [this, m, added, audit, now, me]() -> archive::ArchiveStatus {
+        auto r = p_.archive->AddMessage(*m);
+        if (!r) return r.error();
+        *added = *r;
+        if (!*added) return {};
+        return p_.archive->Audit(now, me, "receive", audit);
+      },
+      [this, m, added, back, id_text, me] {
+        if (*added) {
+          ++counters_.received;
+          log_.Debug("received " + ShortId(m->message_id) + " from " + m->sender);
+        } else {
+          ++counters_.duplicates;
+        }
+        // Custody only now: the message is committed.
+        Reply(back, {std::string(kTag), std::string(kCustody), id_text, me});
+      });
 }
 
-std::vector<std::string> Node::Relay(const std::string& from, const std::string& recipient, const std::string& envelope) {
+void Node::Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope) {
   const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
   auto header = PeekHeader(envelope);
   if (id.empty() || !header) {
     ++counters_.dropped_malformed;
-    return {};
+    return;
   }
   const std::string id_text(id.begin(), id.end());
-  auto refuse = [&](const std::string& why) -> std::vector<std::string> {
+  auto refuse = [&](const std::string& why) {
     ++counters_.rejected;
     log_.Info("refused to relay " + ShortId(id) + " from " + from + " to " + recipient + ": " + why);
-    return {std::string(kTag), std::string(kReject), id_text, recipient, why};
+    Reply(back, {std::string(kTag), std::string(kReject), id_text, recipient, why});
   };
   auto party = PartyOfAddress(recipient);
   if (!party) return refuse("not a member address");
@@ -422,37 +460,37 @@ std::vector<std::string> Node::Relay(const std::string& from, const std::string&
   const v1::Signed* sender_cert = p_.trust.SignedCertificateOf(header->sender());
   if (sender_cert == nullptr) {
     ++counters_.deferred;
-    return {};
+    return;
   }
   auto inspected = crypto::Inspect(crypto::AsBytes(envelope), *sender_cert, p_.trust, now);
   if (!inspected) {
     if (inspected.error().code == crypto::OpenCode::kUnknownSender) {
       ++counters_.deferred;
-      return {};
+      return;
     }
     return refuse(std::string(crypto::OpenCodeName(inspected.error().code)));
   }
-  bool queued = false;
-  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
-    auto r = p_.archive->EnqueueOnce({0, id, recipient, Bytes(envelope.begin(), envelope.end()), now, 0,
-                                      inspected->header.expires_at()});
-    if (!r) return r.error();
-    queued = *r;
-    if (!queued) return {};
-    return p_.archive->Audit(now, AddressOf(p_.parties.front()), "relay",
-                             ShortId(id) + " from " + AddressOf(inspected->header.sender()) + " for " + recipient);
-  });
-  if (!st) {
-    log_.Error("queueing " + ShortId(id) + " for " + recipient + " failed: " + st.error().message);
-    return {};
-  }
-  if (queued) {
-    ++counters_.relayed;
-    ScheduleOutbox(std::chrono::milliseconds(0));
-  } else {
-    ++counters_.duplicates;
-  }
-  return {std::string(kTag), std::string(kCustody), id_text, recipient};
+  auto entry = std::make_shared<archive::OutboxEntry>(archive::OutboxEntry{
+      0, id, recipient, Bytes(envelope.begin(), envelope.end()), now, 0, inspected->header.expires_at()});
+  auto queued = std::make_shared<bool>(false);
+  const std::string audit = ShortId(id) + " from " + AddressOf(inspected->header.sender()) + " for " + recipient;
+  Defer(
+      [this, entry, queued, audit, now]() -> archive::ArchiveStatus {
+        auto r = p_.archive->EnqueueOnce(*entry);
+        if (!r) return r.error();
+        *queued = *r;
+        if (!*queued) return {};
+        return p_.archive->Audit(now, AddressOf(p_.parties.front()), "relay", audit);
+      },
+      [this, queued, back, id_text, recipient] {
+        if (*queued) {
+          ++counters_.relayed;
+          ScheduleOutbox(std::chrono::milliseconds(0));
+        } else {
+          ++counters_.duplicates;
+        }
+        Reply(back, {std::string(kTag), std::string(kCustody), id_text, recipient});
+      });
 }
 
 // ---- sending ------------------------------------------------------------------------------
@@ -463,16 +501,36 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
   auto fut = done->get_future();
   boost::asio::post(io_, [this, done, to = std::move(to), content_type = std::move(content_type),
                           content = std::move(content), expires_at] {
-    done->set_value(DoSend(to, content_type, content, expires_at));
+    const std::int64_t now = p_.now();
+    auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at}, now);
+    if (!sealed) {
+      done->set_value(sealed.error());
+      return;
+    }
+    auto message = std::make_shared<SealedMessage>(std::move(sealed).value());
+    // Committed, with its outbox entries, before a byte leaves; sends that arrive together
+    // share the transaction.
+    Defer([this, message, now] { return StoreSealed(*p_.archive, *message, now); },
+          [this, message, done] {
+            done->set_value(message->record.message_id);
+            ScheduleOutbox(std::chrono::milliseconds(0));
+          });
+    ScheduleFlush();
   });
   return fut;
 }
 
-Result<Bytes> Node::DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
-                           const std::string& content, std::int64_t expires_at) {
-  auto id = QueueMessage(*p_.archive, p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at}, p_.now());
-  if (id) ScheduleOutbox(std::chrono::milliseconds(0));
-  return id;
+void Node::ScheduleFlush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  boost::asio::post(io_, [this] {
+    flush_posted_ = false;
+    Flush();
+  });
+}
+
+void Node::OnDelivered(std::function<void(const std::string&, const std::string&)> fn) {
+  boost::asio::post(io_, [this, fn = std::move(fn)] { on_delivered_ = fn; });
 }
 
 std::int64_t Node::Backoff(std::int64_t attempts) {
@@ -579,7 +637,8 @@ Node::Link* Node::LinkTo(const std::string& peer) {
       log_.Warn("cannot dial " + peer + " at " + e + ": " + err.what());
     }
   }
-  link->reader = std::make_unique<ZmqReader>(io_, link->socket, [this, peer](auto& f) { OnLink(peer, f); });
+  link->reader = std::make_unique<ZmqReader>(io_, link->socket, [this, peer](auto& f) { OnLink(peer, f); },
+                                             [this] { Flush(); });
   log_.Debug("dialing " + peer);
   Link* made = links_.emplace(peer, std::move(link)).first->second.get();
   // The first frame on a link: what rosters this node holds (and, for a relay, that it is here).
@@ -628,21 +687,21 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
   in_flight_.erase(it);
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
-  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
-    if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
-    return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered",
-                             ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : ""));
-  });
-  if (!st) {
-    log_.Error("recording custody failed: " + st.error().message);
-    return;
-  }
-  if (refused) {
-    ++counters_.refused_by_peer;
-    log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
-  } else {
-    ++counters_.custody;
-  }
+  const std::string detail = ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : "");
+  Defer(
+      [this, outbox_id, now, refused, detail]() -> archive::ArchiveStatus {
+        if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
+        return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered", detail);
+      },
+      [this, refused, hop, message_id, recipient, why] {
+        if (refused) {
+          ++counters_.refused_by_peer;
+          log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
+        } else {
+          ++counters_.custody;
+          if (on_delivered_) on_delivered_(message_id, recipient);
+        }
+      });
 }
 
 // ---- rosters ------------------------------------------------------------------------------

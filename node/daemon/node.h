@@ -114,8 +114,12 @@ class Node {
 
   // Seals `content` to `to`, archives it with its outbox entries, and starts delivery.
   // Returns the message id.
+  // Sends that arrive together share one transaction (group commit).
   std::future<Result<crypto::Bytes>> Send(std::vector<v1::Party> to, std::string content_type, std::string content,
                                           std::int64_t expires_at = 0);
+  // Called on the node's thread when a recipient (or its relay) takes custody of a message
+  // this node sent (benchmarks measure latency with it).
+  void OnDelivered(std::function<void(const std::string& message_id, const std::string& recipient)> fn);
   // Replaces the trust store (a newer roster, a reload); links of members no longer trusted
   // are closed.
   void ReplaceTrust(crypto::TrustStore trust);
@@ -143,10 +147,20 @@ class Node {
   void OnLink(const std::string& peer, std::vector<zmq::message_t>& frames);
   void OnFrames(const std::string& peer, const Path& back, std::vector<zmq::message_t>& f, std::size_t first);
   void SendOn(const Path& path, const std::vector<std::string>& frames);
-  Result<crypto::Bytes> DoSend(const std::vector<v1::Party>& to, const std::string& content_type,
-                               const std::string& content, std::int64_t expires_at);
-  std::vector<std::string> Deliver(const std::string& from, const std::string& envelope);
-  std::vector<std::string> Relay(const std::string& from, const std::string& recipient, const std::string& envelope);
+  void ScheduleFlush();
+  // Where a reply goes once its write is committed: a member's link to the ROUTER (routing
+  // id), or the link this node dialled to it.
+  struct ReplyTo {
+    std::string peer;
+    std::string routing_id;  // empty: the dialled link
+  };
+  void Reply(const ReplyTo& to, const std::vector<std::string>& frames);
+  void Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope);
+  void Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope);
+  // Group commit: writes wait for the end of the current drain (or a full batch) and go into
+  // one transaction; what depends on them (custody, counters) runs after the commit.
+  void Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after);
+  void Flush();
   void OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
                  const std::string& why);
   void PumpOutbox();
@@ -184,6 +198,14 @@ class Node {
   boost::asio::steady_timer hello_timer_;
   boost::asio::steady_timer status_timer_;
   std::map<std::string, std::int64_t> last_seen_;  // member -> Unix seconds of its last frame
+  struct Pending {
+    std::function<archive::ArchiveStatus()> write;
+    std::function<void()> after;
+  };
+  std::vector<Pending> pending_;
+  bool flushing_ = false;
+  bool flush_posted_ = false;
+  std::function<void(const std::string&, const std::string&)> on_delivered_;
   std::vector<std::string> bound_;
   boost::asio::steady_timer outbox_timer_;
   bool outbox_scheduled_ = false;

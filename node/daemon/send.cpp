@@ -47,16 +47,8 @@ std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto:
   return out;
 }
 
-namespace {
-
-struct Sealed {
-  archive::MessageRecord record;
-  std::vector<std::string> recipients;
-  std::int64_t expires_at = 0;
-};
-
-Result<Sealed> SealOne(const crypto::Identity& identity, const std::vector<v1::Party>& memberships,
-                       const crypto::TrustStore& trust, const Outgoing& message, std::int64_t now) {
+Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::vector<v1::Party>& memberships,
+                                  const crypto::TrustStore& trust, const Outgoing& message, std::int64_t now) {
   if (message.to.empty()) return MakeError("a message needs at least one recipient");
   if (memberships.empty()) return MakeError("this node is in no roster it trusts");
   std::vector<crypto::Recipient> recipients;
@@ -78,7 +70,7 @@ Result<Sealed> SealOne(const crypto::Identity& identity, const std::vector<v1::P
   options.content_type = message.content_type;
   auto sealed = crypto::Seal(identity, *from, recipients, options, crypto::AsBytes(message.content));
   if (!sealed) return sealed.error();
-  Sealed out;
+  SealedMessage out;
   out.expires_at = message.expires_at;
   archive::MessageRecord& m = out.record;
   m.message_id = crypto::MessageId(*sealed);
@@ -97,36 +89,35 @@ Result<Sealed> SealOne(const crypto::Identity& identity, const std::vector<v1::P
   return out;
 }
 
-}  // namespace
+archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessage& s, std::int64_t now) {
+  const archive::MessageRecord& m = s.record;
+  auto added = archive.AddMessage(m);
+  if (!added) return added.error();
+  for (const std::string& r : s.recipients) {
+    if (auto e = archive.Enqueue({0, m.message_id, r, m.envelope, now, 0, s.expires_at}); !e) return e;
+  }
+  return archive.Audit(now, m.sender, "send", crypto::ToHex(m.message_id).substr(0, 16) + " to " + m.recipients);
+}
 
 Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, const crypto::Identity& identity,
                                                  const std::vector<v1::Party>& memberships,
                                                  const crypto::TrustStore& trust, const std::vector<Outgoing>& messages,
                                                  std::int64_t now) {
-  std::vector<Sealed> sealed;
+  std::vector<SealedMessage> sealed;
   for (const Outgoing& message : messages) {
-    auto s = SealOne(identity, memberships, trust, message, now);
+    auto s = SealMessage(identity, memberships, trust, message, now);
     if (!s) return s.error();
     sealed.push_back(std::move(s).value());
   }
   auto st = archive.Batch([&]() -> archive::ArchiveStatus {
-    for (const Sealed& s : sealed) {
-      const archive::MessageRecord& m = s.record;
-      auto added = archive.AddMessage(m);
-      if (!added) return added.error();
-      for (const std::string& r : s.recipients) {
-        if (auto e = archive.Enqueue({0, m.message_id, r, m.envelope, now, 0, s.expires_at}); !e) return e;
-      }
-      if (auto a = archive.Audit(now, m.sender, "send", crypto::ToHex(m.message_id).substr(0, 16) + " to " + m.recipients);
-          !a) {
-        return a;
-      }
+    for (const SealedMessage& s : sealed) {
+      if (auto r = StoreSealed(archive, s, now); !r) return r;
     }
     return {};
   });
   if (!st) return MakeError("archiving the message failed: " + st.error().message);
   std::vector<crypto::Bytes> ids;
-  for (const Sealed& s : sealed) ids.push_back(s.record.message_id);
+  for (const SealedMessage& s : sealed) ids.push_back(s.record.message_id);
   return ids;
 }
 

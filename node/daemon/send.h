@@ -22,8 +22,21 @@ struct Outgoing {
   std::int64_t expires_at = 0;  // 0: never
 };
 
-// Sent as this node's member of the first recipient's network (else of its first network).
-// Returns the message id.
+// A sealed message and what queueing it writes.
+struct SealedMessage {
+  archive::MessageRecord record;
+  std::vector<std::string> recipients;  // MEMBER@NETWORK
+  std::int64_t expires_at = 0;
+};
+// Seals `message` as this node's member of the first recipient's network (else of its first
+// network); writes nothing.
+Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::vector<v1::Party>& memberships,
+                                  const crypto::TrustStore& trust, const Outgoing& message, std::int64_t now);
+// The writes that queue a sealed message: the message, its outbox entries, an audit entry.
+// Must run inside Archive::Batch.
+archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessage& message, std::int64_t now);
+
+// SealMessage and StoreSealed in one transaction. Returns the message id.
 Result<crypto::Bytes> QueueMessage(archive::Archive& archive, const crypto::Identity& identity,
                                    const std::vector<v1::Party>& memberships, const crypto::TrustStore& trust,
                                    const Outgoing& message, std::int64_t now);

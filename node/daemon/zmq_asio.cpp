@@ -4,8 +4,12 @@
 
 namespace comity::node {
 
-ZmqReader::ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler on_message)
-    : socket_(socket), on_message_(std::move(on_message)), fd_(io, socket.get(zmq::sockopt::fd)) {}
+ZmqReader::ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler on_message,
+                     std::function<void()> on_drained)
+    : socket_(socket),
+      on_message_(std::move(on_message)),
+      on_drained_(std::move(on_drained)),
+      fd_(io, socket.get(zmq::sockopt::fd)) {}
 
 ZmqReader::~ZmqReader() {
   boost::system::error_code ignored;
@@ -16,14 +20,17 @@ ZmqReader::~ZmqReader() {
 void ZmqReader::Drain() {
   if (draining_) return;  // a handler that sends calls Drain again: the loop below goes on
   draining_ = true;
+  bool any = false;
   for (;;) {
     if ((socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) == 0) break;
     std::vector<zmq::message_t> frames;
     auto got = zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait);
     if (!got) break;
+    any = true;
     on_message_(frames);
   }
   draining_ = false;
+  if (any && on_drained_) on_drained_();
   Arm();
 }
 

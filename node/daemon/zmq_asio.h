@@ -17,7 +17,10 @@ namespace comity::node {
 class ZmqReader {
  public:
   using Handler = std::function<void(std::vector<zmq::message_t>& frames)>;
-  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler on_message);
+  // `on_drained`, if given, runs after each drain that received something (a node commits
+  // what the drain brought in one transaction there).
+  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler on_message,
+            std::function<void()> on_drained = nullptr);
   ~ZmqReader();
   ZmqReader(const ZmqReader&) = delete;
   ZmqReader& operator=(const ZmqReader&) = delete;
@@ -30,6 +33,7 @@ class ZmqReader {
 
   zmq::socket_t& socket_;
   Handler on_message_;
+  std::function<void()> on_drained_;
   boost::asio::posix::stream_descriptor fd_;
   bool armed_ = false;
   bool draining_ = false;

@@ -1,6 +1,7 @@
 // node/daemon/config: the DaemonConfig text format, its checks (each error names file, line
 // and column) and the defaults it resolves to.
 #include "node/daemon/config.h"
+#include "node/daemon/log.h"
 
 #include <gtest/gtest.h>
 
@@ -114,6 +115,38 @@ TEST(TcpEndpoint, Forms) {
                           "tcp://host:12a", "tcp://ho st:1", "tcp://host:"}) {
     EXPECT_FALSE(IsValidTcpEndpoint(bad)) << bad;
   }
+}
+
+}  // namespace
+}  // namespace comity::node
+
+namespace comity::node {
+namespace {
+
+TEST(DaemonLog, LinesAreWholeOneLineAndLevelled) {
+  std::vector<std::string> lines;
+  Logger log("CENTRAL-AUTHORITY-ES", LogLevel::kInfo, [&](const std::string& l) { lines.push_back(l); });
+  const std::string long_text = "running as CENTRAL-AUTHORITY-ES@IberRed, listening on tcp://127.0.0.1:45991 and more";
+  log.Info(long_text);
+  log.Debug("not shown at info");
+  log.Warn("peer sent\nan injected line\x1b[31m");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "comityd[CENTRAL-AUTHORITY-ES]: info: " + long_text);
+  EXPECT_EQ(lines[1], "comityd[CENTRAL-AUTHORITY-ES]: warn: peer sent\\x0aan injected line\\x1b[31m");
+  log.set_level(LogLevel::kDebug);
+  log.Debug("now shown");
+  EXPECT_EQ(lines.size(), 3u);
+}
+
+TEST(DaemonLog, AllowLetsOneLinePerPeriodAndCountsTheRest) {
+  Logger log("X", LogLevel::kInfo, [](const std::string&) {});
+  std::int64_t held = -1;
+  EXPECT_TRUE(log.Allow("refused", std::chrono::seconds(60), &held));
+  EXPECT_EQ(held, 0);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(log.Allow("refused", std::chrono::seconds(60), &held));
+  EXPECT_TRUE(log.Allow("other", std::chrono::seconds(60), &held));
+  EXPECT_TRUE(log.Allow("refused", std::chrono::seconds(0), &held));
+  EXPECT_EQ(held, 5);
 }
 
 }  // namespace

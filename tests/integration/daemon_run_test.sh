@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Runs the real daemon (`comityd run`) of two members of one network and checks its life
+# cycle: the line it logs when it runs, a clean exit on SIGTERM and SIGINT, a reload on SIGHUP,
+# and its refusals: a bad configuration (before any passphrase is asked for), a port already
+# taken, a node in no roster, a wrong passphrase. Every refusal is one line on stderr with its
+# exit code; after a stop the node's archive verifies as intact.
+# Usage: daemon_run_test.sh PATH_TO_COMITYD
+set -uo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+COMITYD=$(realpath "${1:?usage: daemon_run_test.sh PATH_TO_COMITYD}")
+[ -x "$COMITYD" ] || { echo "daemon_run_test: no comityd at $COMITYD" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/comity-run-test.XXXXXX)
+daemons=()  # every comityd run started in the background: none outlives the script
+trap 'for p in "${daemons[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+cd "$WORK"
+export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default is MODERATE
+unset COMITY_PASSPHRASE
+
+P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
+for n in coord a b lone; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
+# Free loopback ports, all held at once while the kernel picks them so they differ.
+read -r port_coord port_a port_b port_lone < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(4)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+[ -n "${port_lone:-}" ] || { echo "daemon_run_test: python3 found no free ports" >&2; exit 1; }
+
+# comityd for the runs that must be refused: in a new session, so there is no terminal to
+# prompt on and a passphrase asked for is refused; stopped after 20 s should it run instead.
+cat >refused-run <<EOF
+#!/bin/sh
+exec timeout -k 2 20 setsid -w "$COMITYD" "\$@"
+EOF
+chmod +x refused-run
+
+# start NAME LOG [ARGS...]: `comityd run` of node NAME in the background, stderr to LOG,
+# stdout to LOG.out; sets pid.
+start() {
+  local name=$1 log=$2; shift 2
+  "$COMITYD" run $(P "$name") "$@" >"$log.out" 2>"$log" </dev/null &
+  pid=$!
+  daemons+=("$pid")
+}
+# gone PID: the process has exited (reaped already, or a zombie waiting to be).
+gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]; }
+# wait_log LOG PATTERN PID SECONDS: polls every 20 ms until LOG matches PATTERN (grep -E);
+# false when PID exited without writing it or SECONDS passed.
+wait_log() {
+  local i
+  for ((i = 0; i < $4 * 50; i++)); do
+    grep -Eqs -- "$2" "$1" && return 0
+    gone "$3" && { grep -Eqs -- "$2" "$1"; return; }
+    sleep 0.02
+  done
+  return 1
+}
+# wait_exit PID SECONDS: polls until PID exits and reaps it, with its exit code in rc; false
+# (rc 124) when it is still running after SECONDS.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2 * 50; i++)); do
+    if gone "$1"; then wait "$1"; rc=$?; return 0; fi
+    sleep 0.02
+  done
+  rc=124
+  return 1
+}
+# stop_with SIGNAL PID LOG WHAT: SIGNAL must make PID exit 0 within 5 s, logging "stopped".
+stop_with() {
+  kill -s "$1" "$2"
+  if ! wait_exit "$2" 5; then bad "$4: still running 5 s after SIG$1: $(tail -n 3 "$3")"; kill -9 "$2"; wait "$2"; return; fi
+  if [ "$rc" -ne 0 ]; then bad "$4: exit $rc after SIG$1, wanted 0: $(tail -n 3 "$3")"; return; fi
+  if ! grep -Eq "^comityd\[[A-Z0-9-]+\]: info: stopped$" "$3"; then bad "$4: no 'stopped' line after SIG$1: $(cat "$3")"; return; fi
+  ok
+}
+running_line() { echo "^comityd\[$1\]: info: running as $1@IberRed.*listening on tcp://127\.0\.0\.1:$2( |$)"; }
+
+# --- one network: a coordinator and two members, A and B, listening on loopback ports -------
+setup() { "$COMITYD" "$@" >setup.out 2>&1 </dev/null || bad "setup: comityd $* failed: $(cat setup.out)"; }
+setup init $(P coord) --id IBR-COORD --name "IberRed Secretariat" --country ES --listen tcp://127.0.0.1:$port_coord
+setup network create $(P coord) --network IberRed
+setup init $(P a) --id A-ONE-CENTRAL-AUTHORITY --name "Authority A" --country ES --listen tcp://127.0.0.1:$port_a
+setup init $(P b) --id B-TWO --name "Authority B" --country PT --listen tcp://127.0.0.1:$port_b
+setup enroll $(P a) --out a.request
+setup enroll $(P b) --out b.request
+setup network admit $(P coord) --request a.request --role central-authority
+setup network admit $(P coord) --request b.request --role central-authority
+setup network publish $(P coord) --out ibr.roster
+setup network root $(P coord) --out ibr.root
+setup join $(P a) --roster ibr.roster --root ibr.root
+setup join $(P b) --roster ibr.roster --root ibr.root
+[ "$failed" -eq 0 ] || { echo "daemon_run_test: setup failed, nothing checked" >&2; exit 1; }
+
+# --- it runs, says who and where, and accepts connections -----------------------------------
+start a a1.log
+wait_log a1.log "$(running_line A-ONE-CENTRAL-AUTHORITY "$port_a")" "$pid" 10
+check $? "comityd run of A-ONE-CENTRAL-AUTHORITY logged no running line within 10 s: $(cat a1.log)"
+if gone "$pid"; then bad "comityd run of A-ONE-CENTRAL-AUTHORITY exited after starting: $(cat a1.log)"; else ok; fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$port_a") 2>/dev/null; then ok; else bad "nothing accepts connections on A-ONE-CENTRAL-AUTHORITY's port $port_a"; fi
+[ ! -s a1.log.out ]; check $? "comityd run wrote to stdout: $(cat a1.log.out)"
+
+# --- SIGTERM and SIGINT stop it cleanly ------------------------------------------------------
+stop_with TERM "$pid" a1.log "A-ONE-CENTRAL-AUTHORITY"
+start a a2.log
+wait_log a2.log "$(running_line A-ONE-CENTRAL-AUTHORITY "$port_a")" "$pid" 10
+check $? "the second start of A-ONE-CENTRAL-AUTHORITY logged no running line: $(cat a2.log)"
+stop_with INT "$pid" a2.log "A-ONE-CENTRAL-AUTHORITY"
+
+# --- SIGHUP reloads the trust store and the node keeps running -------------------------------
+start a a3.log
+wait_log a3.log "$(running_line A-ONE-CENTRAL-AUTHORITY "$port_a")" "$pid" 10
+check $? "the third start of A-ONE-CENTRAL-AUTHORITY logged no running line: $(cat a3.log)"
+a_pid=$pid
+kill -HUP "$pid"
+wait_log a3.log '^comityd\[A-ONE-CENTRAL-AUTHORITY\]: info: reloaded the trust store$' "$pid" 5
+check $? "no 'reloaded the trust store' line after SIGHUP: $(cat a3.log)"
+if gone "$pid"; then bad "A-ONE-CENTRAL-AUTHORITY exited after SIGHUP: $(cat a3.log)"; else ok; fi
+
+# --- a listen port already in use (A-ONE-CENTRAL-AUTHORITY still holds its own) --------------------------------
+# B-TWO runs beside it on its own port, then a second B-TWO is told to take A-ONE-CENTRAL-AUTHORITY's.
+start b b1.log
+wait_log b1.log "$(running_line B-TWO "$port_b")" "$pid" 10
+check $? "B-TWO did not run beside A-ONE-CENTRAL-AUTHORITY: $(cat b1.log)"
+stop_with TERM "$pid" b1.log "B-TWO"
+printf 'listen: "tcp://127.0.0.1:%s"\n' "$port_a" >taken.conf
+COMITYD="$WORK/refused-run" expect 1 "^comityd: error: cannot listen on tcp://127\.0\.0\.1:$port_a: " -- run $(P b) --config "$WORK/taken.conf"
+if gone "$a_pid"; then bad "A-ONE-CENTRAL-AUTHORITY exited when another node tried its port: $(cat a3.log)"; else ok; fi
+stop_with TERM "$a_pid" a3.log "A-ONE-CENTRAL-AUTHORITY after SIGHUP"
+
+# --- a configuration that does not parse: exit 2, one line naming FILE:LINE, and
+# no passphrase asked for (the first check shows that one would have been refused) -----------
+printf 'log_level: "info"\n' >good.conf
+COMITYD="$WORK/refused-run" expect 1 '^comityd: error: no passphrase' -- run --home "$WORK/a" --config "$WORK/good.conf"
+printf 'log_level: "info"\nlisten_on: "tcp://127.0.0.1:1"\n' >unknown.conf
+COMITYD="$WORK/refused-run" expect 2 "^comityd: error: $WORK/unknown\.conf:2:[0-9]+: .*listen_on" -- \
+  run --home "$WORK/a" --config "$WORK/unknown.conf"
+printf 'log_level: "info"\nlisten: "udp://x:1"\n' >udp.conf
+COMITYD="$WORK/refused-run" expect 2 "^comityd: error: $WORK/udp\.conf:2:[0-9]+: listen 'udp://x:1' is not tcp://HOST:PORT$" -- \
+  run --home "$WORK/a" --config "$WORK/udp.conf"
+# With the passphrase given the answer is the same.
+COMITYD="$WORK/refused-run" expect 2 "^comityd: error: $WORK/udp\.conf:2:[0-9]+: " -- run $(P a) --config "$WORK/udp.conf"
+
+# --- a node in no roster --------------------------------------------------------------------
+setup init $(P lone) --id LONE --name "Lone Authority" --country FR --listen tcp://127.0.0.1:$port_lone
+COMITYD="$WORK/refused-run" expect 1 '^comityd: error: this node is in no roster it trusts yet' -- run $(P lone)
+
+# --- a wrong passphrase: refused as the other commands refuse it -----------------------------
+"$COMITYD" enroll --home "$WORK/a" --passphrase-file "$WORK/b.pass" --out x.request >/dev/null 2>enroll.err </dev/null
+enroll_rc=$?
+grep -q 'wrong passphrase' enroll.err || bad "enroll with a wrong passphrase said: $(cat enroll.err)"
+COMITYD="$WORK/refused-run" expect "$enroll_rc" '^comityd: error: .*wrong passphrase' -- run --home "$WORK/a" --passphrase-file "$WORK/b.pass"
+[ "$(grep -v '^comityd: warning' err.txt)" == "$(grep -v '^comityd: warning' enroll.err)" ]
+check $? "run and enroll refuse a wrong passphrase differently: '$(cat err.txt)' vs '$(cat enroll.err)'"
+COMITY_PASSPHRASE=$(cat b.pass) COMITYD="$WORK/refused-run" expect "$enroll_rc" '^comityd: error: .*wrong passphrase' -- run --home "$WORK/a"
+
+# --- after the daemon's runs and stops, the archive is intact --------------------------------
+expect 0 'is intact' -- archive verify $(P a)
+expect 0 'is intact' -- archive verify $(P b)
+
+echo "daemon_run_test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
