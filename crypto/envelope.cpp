@@ -16,7 +16,22 @@ OpenError Fail(OpenCode code, std::string message) { return OpenError{code, std:
 
 // Binds the ciphertext to one content key (a sender cannot make one envelope that opens to
 // different plaintexts for different recipients).
-Bytes KeyCommitment(const SecretBytes& content_key) {
+// A message's content key: on the stack and wiped when it goes out of scope. sodium_malloc
+// (SecretBytes) is meant for long-lived secrets: it maps guard pages, and for a key that lives
+// for one message its system calls cost more than the encryption.
+struct ContentKey {
+  std::uint8_t bytes[kContentKeySize];
+  ContentKey() = default;
+  ContentKey(const ContentKey&) = delete;
+  ContentKey& operator=(const ContentKey&) = delete;
+  ~ContentKey() { sodium_memzero(bytes, sizeof bytes); }
+  std::uint8_t* data() { return bytes; }
+  const std::uint8_t* data() const { return bytes; }
+  std::size_t size() const { return sizeof bytes; }
+  ByteView view() const { return {bytes, sizeof bytes}; }
+};
+
+Bytes KeyCommitment(const ContentKey& content_key) {
   return Blake2bKeyed(content_key.view(), AsBytes(kCommitLabel), 32);
 }
 
@@ -92,7 +107,7 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
       return MakeError("recipient " + PartyName(r.party) + " is listed twice");
     }
   }
-  SecretBytes content_key(kContentKeySize);
+  ContentKey content_key;
   crypto_aead_xchacha20poly1305_ietf_keygen(content_key.data());
 
   v1::EnvelopeHeader header;
@@ -230,7 +245,7 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
   if (index < 0) return Fail(OpenCode::kNotRecipient, PartyName(reader_party) + " is not a recipient");
 
   const std::string& wrapped = body.wrapped_keys(index);
-  SecretBytes content_key(kContentKeySize);
+  ContentKey content_key;
   if (wrapped.size() != kWrappedKeySize ||
       crypto_box_seal_open(content_key.data(), reinterpret_cast<const std::uint8_t*>(wrapped.data()),
                            wrapped.size(), reader.public_identity().agree.data(),

@@ -32,6 +32,9 @@ constexpr auto kHelloEvery = std::chrono::seconds(5);
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "comity";
 constexpr int kOutboxBatch = 200;
+// At most this many envelopes wait for custody from one hop; the rest wait in the outbox, so
+// that a slow receiver is not sent retries of what it is still working through.
+constexpr int kWindow = 512;
 
 std::string ShortId(const std::string& id) { return crypto::ToHex(crypto::AsBytes(id)).substr(0, 16); }
 std::string ShortId(const Bytes& id) { return crypto::ToHex(id).substr(0, 16); }
@@ -566,24 +569,40 @@ void Node::PumpOutbox() {
   }
   std::vector<std::pair<std::int64_t, std::int64_t>> attempts;  // outbox id, next attempt
   std::vector<const archive::OutboxEntry*> expired;
+  bool sent_any = false;
   for (const archive::OutboxEntry& e : *due) {
+    const std::pair<std::string, std::string> key{std::string(e.message_id.begin(), e.message_id.end()), e.recipient};
     if (e.expires_at != 0 && now >= e.expires_at) {
+      if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+        --in_flight_by_hop_[it->second.hop];
+        in_flight_.erase(it);
+      }
       expired.push_back(&e);
       continue;
     }
-    attempts.emplace_back(e.id, now + Backoff(e.attempts));
     std::string via;
     auto path = RouteTo(e.recipient, &via);
-    if (!path) continue;  // no route yet: tried again after the backoff, or when it links
+    if (!path) {
+      attempts.emplace_back(e.id, now + Backoff(e.attempts));  // no route yet: after the backoff, or when it links
+      continue;
+    }
+    const std::string hop = via.empty() ? e.recipient : via;
+    auto it = in_flight_.find(key);
+    if (it == in_flight_.end() && in_flight_by_hop_[hop] >= kWindow) {
+      continue;  // left due: custody that frees the window wakes the next pass
+    }
+    attempts.emplace_back(e.id, now + Backoff(e.attempts));
     const std::string env(e.envelope.begin(), e.envelope.end());
     if (via.empty()) {
       SendOn(*path, {std::string(kTag), std::string(kDeliver), env});
     } else {
       SendOn(*path, {std::string(kTag), std::string(kForward), e.recipient, env});
     }
-    in_flight_[{std::string(e.message_id.begin(), e.message_id.end()), e.recipient}] =
-        InFlight{e.id, via.empty() ? e.recipient : via};
+    if (it != in_flight_.end()) --in_flight_by_hop_[it->second.hop];
+    in_flight_[key] = InFlight{e.id, hop};
+    ++in_flight_by_hop_[hop];
     ++counters_.sent;
+    sent_any = true;
   }
   auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
     for (const auto& [id, next] : attempts) {
@@ -597,9 +616,10 @@ void Node::PumpOutbox() {
   });
   if (!st) log_.Error("recording delivery attempts failed: " + st.error().message);
   counters_.expired += static_cast<std::int64_t>(expired.size());
-  // Next pass: at once if the batch was full, else soon (custody and new sends also wake it).
-  ScheduleOutbox(due->size() == static_cast<std::size_t>(kOutboxBatch) ? std::chrono::milliseconds(0)
-                                                                     : std::chrono::milliseconds(500));
+  // Next pass: at once if the batch was full and went out, else soon (custody and new sends
+  // also wake it).
+  ScheduleOutbox(sent_any && due->size() == static_cast<std::size_t>(kOutboxBatch) ? std::chrono::milliseconds(0)
+                                                                                  : std::chrono::milliseconds(500));
 }
 
 Node::Link* Node::LinkTo(const std::string& peer) {
@@ -684,7 +704,9 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
     return;
   }
   const std::int64_t outbox_id = it->second.outbox_id;
+  const bool window_was_full = --in_flight_by_hop_[it->second.hop] == kWindow - 1;
   in_flight_.erase(it);
+  if (window_was_full) ScheduleOutbox(std::chrono::milliseconds(0));
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
   const std::string detail = ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : "");

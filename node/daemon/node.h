@@ -215,6 +215,7 @@ class Node {
     std::string hop;  // the member it was sent to: only its CUSTODY or REJECT counts
   };
   std::map<std::pair<std::string, std::string>, InFlight> in_flight_;  // (message id, recipient)
+  std::map<std::string, int> in_flight_by_hop_;
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point at{};
