@@ -320,6 +320,12 @@ ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove
 
 ArchiveResult<bool> Archive::EnqueueOnce(const OutboxEntry& e) { return outbox_.EnqueueOnce(e); }
 
+ArchiveResult<std::int64_t> Archive::OutboxCount() { return outbox_.Count(); }
+
+ArchiveResult<std::optional<std::int64_t>> Archive::FindInOutbox(crypto::ByteView message_id, const std::string& recipient) {
+  return outbox_.Find(message_id, recipient);
+}
+
 ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Archive::OutboxDepths() {
   return outbox_.Depths();
 }

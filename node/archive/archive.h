@@ -68,6 +68,9 @@ class Archive {
   ArchiveResult<bool> EnqueueOnce(const OutboxEntry& e);
   // Makes every entry for `recipient` due at `now` (it has just come back).
   ArchiveStatus ExpediteOutbox(const std::string& recipient, std::int64_t now);
+  ArchiveResult<std::int64_t> OutboxCount();
+  // The outbox entry for (message id, recipient), if there is one.
+  ArchiveResult<std::optional<std::int64_t>> FindInOutbox(crypto::ByteView message_id, const std::string& recipient);
   // Outbox entries per recipient: (recipient, all, of which carried for others as a relay).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxDepths();
   ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);

@@ -467,6 +467,20 @@ ArchiveStatus OutboxRepository::Expedite(const std::string& recipient, std::int6
   return (*s)->Reset().Bind(1, recipient).Bind(2, now).Run();
 }
 
+ArchiveResult<std::optional<std::int64_t>> OutboxRepository::Find(crypto::ByteView message_id,
+                                                                  const std::string& recipient) {
+  auto s = db_.Prepare("SELECT id FROM outbox WHERE message_id = ?1 AND recipient = ?2");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().BindBlob(1, message_id).Bind(2, recipient).Step();
+  if (!row) return row.error();
+  std::optional<std::int64_t> id;
+  if (*row) id = (*s)->Int(0);
+  (*s)->Reset();
+  return id;
+}
+
+ArchiveResult<std::int64_t> OutboxRepository::Count() { return CountOf(db_, "SELECT count(*) FROM outbox"); }
+
 ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxRepository::Depths() {
   auto s = db_.Prepare(
       "SELECT o.recipient, count(*), sum(NOT EXISTS (SELECT 1 FROM messages m WHERE m.message_id = o.message_id)) "

@@ -138,6 +138,9 @@ class OutboxRepository {
   ArchiveResult<std::vector<OutboxEntry>> Due(std::int64_t now, int limit);
   // Makes every entry for `recipient` due at `now` (it has just come back).
   ArchiveStatus Expedite(const std::string& recipient, std::int64_t now);
+  ArchiveResult<std::int64_t> Count();
+  // The id of the entry for (message id, recipient), if there is one.
+  ArchiveResult<std::optional<std::int64_t>> Find(crypto::ByteView message_id, const std::string& recipient);
   // Entries per recipient: (recipient, all, of which not this archive's own messages).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Depths();
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);

@@ -35,6 +35,7 @@ constexpr int kOutboxBatch = 200;
 // At most this many envelopes wait for custody from one hop; the rest wait in the outbox, so
 // that a slow receiver is not sent retries of what it is still working through.
 constexpr int kWindow = 512;
+constexpr int kQueueLimit = 16 * kWindow;
 
 std::string ShortId(const std::string& id) { return crypto::ToHex(crypto::AsBytes(id)).substr(0, 16); }
 std::string ShortId(const Bytes& id) { return crypto::ToHex(id).substr(0, 16); }
@@ -112,6 +113,10 @@ Status<> Node::Bind() {
   router_->set(zmq::sockopt::curve_secretkey, secret);
   router_->set(zmq::sockopt::zap_domain, kZapDomain);
   router_->set(zmq::sockopt::linger, 0);
+  // Above what the delivery windows can have queued per peer (512 envelopes each way and their
+  // acknowledgements): ZeroMQ drops what a full ROUTER pipe cannot take.
+  router_->set(zmq::sockopt::sndhwm, kQueueLimit);
+  router_->set(zmq::sockopt::rcvhwm, kQueueLimit);
   // A memory guard only: libzmq drops a link that sends more than this in one frame; frames
   // between the configured limit and this are dropped and counted by OnRouter.
   router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(p_.settings.max_envelope_bytes + (1 << 20)));
@@ -413,18 +418,59 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   if (m->content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m->body = text;
   auto added = std::make_shared<bool>(false);
   const std::string audit = ShortId(id) + " from " + m->sender + " via " + from;
+  if (m->content_type == kReceiptContentType) {
+    // A receipt for a message this node sent: the envelope's sender signed it.
+    auto sender = p_.trust.VerifyMember(*cert, now);
+    auto receipt = sender ? CheckReceipt(std::string(m->content.begin(), m->content.end()), *sender)
+                          : Result<v1::Receipt>(MakeError(sender.error().message));
+    if (!receipt) return refuse(receipt.error().message);
+    auto record = std::make_shared<archive::ReceiptRecord>(archive::ReceiptRecord{
+        Bytes(receipt->message_id().begin(), receipt->message_id().end()), m->sender, receipt->kind(), m->content, now});
+    Defer(
+        [this, m, added, record, now, me]() -> archive::ArchiveStatus {
+          auto r = p_.archive->AddMessage(*m);
+          if (!r) return r.error();
+          *added = *r;
+          if (!*added) return {};
+          if (auto st = p_.archive->AddReceipt(*record); !st) return st;
+          return p_.archive->Audit(now, me, "receipt", ShortId(record->message_id) + " " + record->kind + " by " + record->party);
+        },
+        [this, added, back, id_text, me] {
+          if (*added) {
+            ++counters_.receipts_in;
+          } else {
+            ++counters_.duplicates;
+          }
+          Reply(back, {std::string(kTag), std::string(kCustody), id_text, me});
+        });
+    return;
+  }
+  // The receipt goes back to the sender in the same transaction as the message it receipts.
+  const v1::Party sender_party = opened->header.sender();
+  const v1::Party reader_party = *reader;
   Defer(
-      [this, m, added, audit, now, me]() -> archive::ArchiveStatus {
+      [this, m, added, audit, now, me, sender_party, reader_party]() -> archive::ArchiveStatus {
         auto r = p_.archive->AddMessage(*m);
         if (!r) return r.error();
         *added = *r;
         if (!*added) return {};
-        return p_.archive->Audit(now, me, "receive", audit);
+        if (auto st = p_.archive->Audit(now, me, "receive", audit); !st) return st;
+        auto receipt = SealMessage(p_.identity, {reader_party}, p_.trust,
+                                   {{sender_party}, std::string(kReceiptContentType),
+                                    MakeReceipt(p_.identity, reader_party, m->message_id, now), 0},
+                                   now);
+        if (!receipt) {
+          // The sender is no longer a member: the message stays; no receipt can go.
+          log_.Warn("no receipt for " + ShortId(m->message_id) + ": " + receipt.error().message);
+          return {};
+        }
+        return StoreSealed(*p_.archive, *receipt, now);
       },
       [this, m, added, back, id_text, me] {
         if (*added) {
           ++counters_.received;
           log_.Debug("received " + ShortId(m->message_id) + " from " + m->sender);
+          ScheduleOutbox(std::chrono::milliseconds(0));  // the receipt
         } else {
           ++counters_.duplicates;
         }
@@ -542,7 +588,9 @@ std::int64_t Node::Backoff(std::int64_t attempts) {
   ms = std::min(ms, static_cast<double>(s.retry_max.count()));
   std::uniform_real_distribution<double> jitter(1.0 - s.retry_jitter, 1.0);
   ms *= jitter(rng_);
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(ms / 1000.0)));  // the outbox counts seconds
+  // The outbox counts whole seconds and `now` is rounded down: one more second makes sure at
+  // least `ms` pass before the retry.
+  return 1 + std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(ms / 1000.0)));
 }
 
 void Node::ScheduleOutbox(std::chrono::milliseconds after) {
@@ -587,8 +635,7 @@ void Node::PumpOutbox() {
       continue;
     }
     const std::string hop = via.empty() ? e.recipient : via;
-    auto it = in_flight_.find(key);
-    if (it == in_flight_.end() && in_flight_by_hop_[hop] >= kWindow) {
+    if (in_flight_.count(key) == 0 && in_flight_by_hop_[hop] >= kWindow) {
       continue;  // left due: custody that frees the window wakes the next pass
     }
     attempts.emplace_back(e.id, now + Backoff(e.attempts));
@@ -598,7 +645,8 @@ void Node::PumpOutbox() {
     } else {
       SendOn(*path, {std::string(kTag), std::string(kForward), e.recipient, env});
     }
-    if (it != in_flight_.end()) --in_flight_by_hop_[it->second.hop];
+    // Looked up after the send: handling it may have read frames that settled entries.
+    if (auto it = in_flight_.find(key); it != in_flight_.end()) --in_flight_by_hop_[it->second.hop];
     in_flight_[key] = InFlight{e.id, hop};
     ++in_flight_by_hop_[hop];
     ++counters_.sent;
@@ -649,6 +697,8 @@ Node::Link* Node::LinkTo(const std::string& peer) {
                    std::string(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
                                p_.identity.transport_secret().size()));
   link->socket.set(zmq::sockopt::linger, 0);
+  link->socket.set(zmq::sockopt::sndhwm, kQueueLimit);
+  link->socket.set(zmq::sockopt::rcvhwm, kQueueLimit);
   link->socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(p_.settings.max_envelope_bytes + (1 << 20)));
   for (const std::string& e : endpoints) {
     try {
@@ -696,17 +746,27 @@ std::optional<Node::Path> Node::RouteTo(const std::string& member, std::string* 
 
 void Node::OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
                      const std::string& why) {
+  std::int64_t outbox_id = 0;
   auto it = in_flight_.find({message_id, recipient});
-  if (it == in_flight_.end()) return;  // already settled, or never sent
-  if (it->second.hop != peer) {
-    // Only the hop it went to can take custody of it (or refuse it).
-    ++counters_.dropped_malformed;
-    return;
+  if (it != in_flight_.end()) {
+    if (it->second.hop != peer) {
+      // Only the hop it went to can take custody of it (or refuse it).
+      ++counters_.dropped_malformed;
+      return;
+    }
+    outbox_id = it->second.outbox_id;
+    const bool window_was_full = --in_flight_by_hop_[it->second.hop] == kWindow - 1;
+    in_flight_.erase(it);
+    if (window_was_full) ScheduleOutbox(std::chrono::milliseconds(0));
+  } else {
+    // Sent before this process started (or settled meanwhile): the recipient itself may still
+    // answer for what the outbox holds; a relay's answer is not recognised without the record
+    // of where it was sent.
+    if (peer != recipient) return;
+    auto found = p_.archive->FindInOutbox(crypto::AsBytes(message_id), recipient);
+    if (!found || !*found) return;
+    outbox_id = **found;
   }
-  const std::int64_t outbox_id = it->second.outbox_id;
-  const bool window_was_full = --in_flight_by_hop_[it->second.hop] == kWindow - 1;
-  in_flight_.erase(it);
-  if (window_was_full) ScheduleOutbox(std::chrono::milliseconds(0));
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
   const std::string detail = ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : "");
@@ -891,7 +951,7 @@ void Node::WriteStatus(bool running) {
       {"dropped_rate", c.dropped_rate}, {"dropped_untrusted", c.dropped_untrusted}, {"rejected", c.rejected},
       {"deferred", c.deferred}, {"received", c.received}, {"duplicates", c.duplicates}, {"sent", c.sent},
       {"custody", c.custody}, {"expired", c.expired}, {"refused_by_peer", c.refused_by_peer},
-      {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}};
+      {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}, {"receipts_in", c.receipts_in}};
   for (const auto& [name, value] : values) {
     auto* counter = st.add_counters();
     counter->set_name(name);
@@ -906,8 +966,8 @@ void Node::WriteStatus(bool running) {
 NodeCounters Node::Counters() {
   std::promise<NodeCounters> got;
   boost::asio::post(io_, [&] {
-    auto depth = p_.archive->DueOutbox(INT64_MAX, 1'000'000);
-    counters_.outbox = depth ? static_cast<std::int64_t>(depth->size()) : -1;
+    auto depth = p_.archive->OutboxCount();
+    counters_.outbox = depth ? *depth : -1;
     got.set_value(counters_);
   });
   return got.get_future().get();

@@ -16,6 +16,10 @@
 // entry past its expiry is dropped with an audit entry. A permanent refusal (REJECT) ends the
 // entry too, audited.
 //
+// Receipts: in the transaction that archives a message, the receiver queues a receipt signed
+// with its key and sealed to the sender (an envelope like any other); the sender stores it in
+// its receipts. A receipt gets no receipt.
+//
 // Relays: a recipient with no endpoints (outbound only) is reached through a relay its
 // certificate names. The relay checks the sender's signature and membership (it cannot
 // decrypt), queues the envelope in its own outbox, answers CUSTODY for that hop, and delivers
@@ -74,6 +78,7 @@ struct NodeCounters {
   std::int64_t relayed = 0;              // envelopes this node took custody of for another member
   std::int64_t rosters_accepted = 0;     // newer rosters learnt from peers
   std::int64_t dropped_untrusted = 0;    // frames from a member no longer current
+  std::int64_t receipts_in = 0;          // signed receipts for messages this node sent
 };
 
 struct NodeParams {

@@ -16,6 +16,37 @@ std::optional<v1::Party> PartyOfAddress(const std::string& address) {
   return p;
 }
 
+std::string MakeReceipt(const crypto::Identity& recipient, const v1::Party& as, const crypto::Bytes& message_id,
+                        std::int64_t at) {
+  v1::Receipt r;
+  r.set_format(1);
+  r.set_message_id(std::string(message_id.begin(), message_id.end()));
+  *r.mutable_recipient() = as;
+  r.set_kind("delivered");
+  r.set_at(at);
+  v1::Signed s;
+  s.set_body(r.SerializeAsString());
+  const crypto::Bytes sig = recipient.Sign(crypto::kDomainReceipt, crypto::AsBytes(s.body()));
+  s.set_signature(std::string(sig.begin(), sig.end()));
+  return s.SerializeAsString();
+}
+
+Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert) {
+  v1::Signed s;
+  v1::Receipt r;
+  if (signed_receipt.size() > 4096 || !s.ParseFromString(signed_receipt) ||
+      !crypto::VerifySignature(crypto::AsBytes(cert.keys().sign_ed25519()), crypto::kDomainReceipt,
+                               crypto::AsBytes(s.body()), crypto::AsBytes(s.signature()))) {
+    return MakeError("the receipt is not signed by its sender");
+  }
+  if (!r.ParseFromString(s.body()) || r.format() != 1 || r.message_id().size() != 32 || r.kind().empty() ||
+      r.kind().size() > 64 || r.recipient().network_id() != cert.network_id() ||
+      r.recipient().member_id() != cert.member_id()) {
+    return MakeError("the receipt is malformed or names someone else");
+  }
+  return r;
+}
+
 bool IsUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {

@@ -50,6 +50,15 @@ Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, cons
 std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto::TrustStore& trust,
                                      const crypto::Identity& identity);
 
+// Receipts: what a recipient sends back, sealed to the sender, once it has archived a
+// message. The envelope's content is a Signed Receipt (proto/envelope.proto).
+inline constexpr std::string_view kReceiptContentType = "application/vnd.comity.receipt";
+std::string MakeReceipt(const crypto::Identity& recipient, const v1::Party& as, const crypto::Bytes& message_id,
+                        std::int64_t at);
+// Checks a receipt that came in an envelope from `from` (whose certificate is `cert`): signed
+// by that member's key, naming that member. Returns the receipt.
+Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert);
+
 // "MEMBER@NETWORK" and back; nullopt when not of that form.
 std::string AddressOf(const v1::Party& party);
 std::optional<v1::Party> PartyOfAddress(const std::string& address);

@@ -2,9 +2,11 @@
 // io_context thread, ZeroMQ context and SQLCipher archive, on loopback TCP with CURVE.
 // Node A sends 1 KiB text messages to node B: sealed and signed, committed to A's archive
 // with their outbox entries, opened and committed to B's archive, acknowledged (CUSTODY) and
-// settled in A's archive. Prints one JSON object:
+// settled in A's archive; B's signed receipt for each goes back to A the same way. Prints one
+// JSON object:
 //   sustained  - N messages submitted at once; messages/s from the first send to the last
-//                custody (every message then in both archives).
+//                receipt stored at A (every message then in both archives, every receipt in
+//                A's).
 //   latency    - sends paced at half the sustained rate (capped at 5,000/s, the goal's
 //                rate, when the sustained rate allows more); per message, from the Send call
 //                to the custody reaching A; p50/p99.
@@ -12,8 +14,7 @@
 //                message is the least a receiver does), and raw ZeroMQ CURVE PUSH/PULL of the
 //                same 1.3 KB over loopback TCP.
 // The archives use Argon2id at its minimum cost (keys are derived once, at open) and live in
-// a temporary directory on the disk, removed at the end. End-to-end signed receipts are not
-// implemented yet; the run says so ("receipts": false).
+// a temporary directory on the disk, removed at the end.
 // Usage: comity-bench e2e [--quick] [--messages N]
 #include "e2e_bench.h"
 
@@ -286,6 +287,12 @@ int RunE2eBench(int argc, char** argv) {
       if (!f.get()) Die("a send failed");
     }
     if (!wait_delivered(static_cast<std::size_t>(messages) + 1, 600)) Die("not every message was acknowledged");
+    // ... and every signed receipt back in A's archive.
+    const auto receipts_limit = Clock::now() + std::chrono::seconds(600);
+    while (a->node->Counters().receipts_in < messages + 1) {
+      if (Clock::now() > receipts_limit) Die("not every receipt came back");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     sustained = static_cast<double>(messages) / Seconds(start, Clock::now());
     std::fprintf(stderr, "comity-bench e2e: sustained %.0f msg/s\n", sustained);
 
@@ -309,7 +316,17 @@ int RunE2eBench(int argc, char** argv) {
       if (it == delivered.end()) Die("a paced message has no custody");
       latencies.push_back(std::chrono::duration<double, std::milli>(it->second - t0).count());
     }
+    const node::NodeCounters ca = a->node->Counters();
+    std::fprintf(stderr,
+                 "comity-bench e2e: A sent %lld, custody %lld, receipts %lld, dropped malformed %lld, rate %lld; ",
+                 static_cast<long long>(ca.sent), static_cast<long long>(ca.custody),
+                 static_cast<long long>(ca.receipts_in), static_cast<long long>(ca.dropped_malformed),
+                 static_cast<long long>(ca.dropped_rate));
     const node::NodeCounters cb = b->node->Counters();
+    std::fprintf(stderr, "B received %lld, duplicates %lld, sent %lld, custody %lld, dropped malformed %lld\n",
+                 static_cast<long long>(cb.received), static_cast<long long>(cb.duplicates),
+                 static_cast<long long>(cb.sent), static_cast<long long>(cb.custody),
+                 static_cast<long long>(cb.dropped_malformed));
     received = cb.received;
     duplicates = cb.duplicates;
     if (received != messages + paced + 1) {
@@ -320,11 +337,11 @@ int RunE2eBench(int argc, char** argv) {
   const double zmq_rate = ZmqCurveRate(quick ? 20000 : 200000);
   const double p50 = Percentile(latencies, 0.5), p99 = Percentile(latencies, 0.99);
   std::printf("{\n  \"tool\": \"comity-bench\",\n  \"bench\": \"e2e\",\n  \"quick\": %s,\n", quick ? "true" : "false");
-  std::printf("  \"payload_bytes\": %zu,\n  \"receipts\": false,\n  \"archive_kdf\": \"argon2id minimum\",\n", kPayload);
+  std::printf("  \"payload_bytes\": %zu,\n  \"receipts\": true,\n  \"archive_kdf\": \"argon2id minimum\",\n", kPayload);
   std::printf("  \"sustained\": {\"messages\": %lld, \"msgs_per_s\": %.0f, \"received\": %lld, \"duplicates\": %lld},\n",
               static_cast<long long>(messages), sustained, static_cast<long long>(received),
               static_cast<long long>(duplicates));
-  std::printf("  \"latency\": {\"rate_per_s\": %.0f, \"messages\": %zu, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f},\n",
+  std::printf("  \"latency\": {\"to\": \"custody\", \"rate_per_s\": %.0f, \"messages\": %zu, \"p50_ms\": %.2f, \"p99_ms\": %.2f, \"max_ms\": %.2f},\n",
               latency_rate, latencies.size(), p50, p99, Percentile(latencies, 1.0));
   std::printf("  \"baselines\": {\"ed25519_verify_per_s\": %.0f, \"zmq_curve_push_pull_msgs_per_s\": %.0f},\n", verify,
               zmq_rate);

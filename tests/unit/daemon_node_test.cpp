@@ -144,7 +144,8 @@ class DaemonNodeTest : public ::testing::Test {
       if (!zmq::recv_multipart(s, std::back_inserter(reply))) return {};
       std::vector<std::string> out;
       for (auto& m : reply) out.push_back(m.to_string());
-      if (out.size() >= 2 && (out[1] == "ROSTERS" || out[1] == "ROSTER")) continue;
+      // Only answers: a node also sends its own frames (rosters, receipts) on a link.
+      if (out.size() >= 2 && out[1] != "CUSTODY" && out[1] != "REJECT") continue;
       return out;
     }
   }
@@ -160,11 +161,15 @@ class DaemonNodeTest : public ::testing::Test {
     return sealed ? *sealed : crypto::Bytes{};
   }
 
+  // Messages this node received and stored (the receipts it sends back are stored too, as
+  // messages it sent, and not counted here).
   std::int64_t Messages(Running& n) {
     std::int64_t count = -1;
     n->WithArchive([&](archive::Archive& a) {
-      auto c = a.MessageCount();
-      count = c ? *c : -1;
+      auto log = a.AuditTail(1'000'000);
+      if (!log) return;
+      count = 0;
+      for (const auto& e : *log) count += e.action == "receive";
     });
     return count;
   }
@@ -199,18 +204,33 @@ TEST_F(DaemonNodeTest, DirectDeliveryIsArchivedAtBothEndsAndAcknowledged) {
     EXPECT_EQ(hits->size(), 1u);
     auto log = a.AuditTail(10);
     ASSERT_TRUE(log.ok());
-    ASSERT_FALSE(log->empty());
-    EXPECT_EQ(log->front().action, "receive");
+    std::vector<std::string> actions;
+    for (const auto& e : *log) actions.push_back(e.action);
+    // Oldest last: received, then the receipt sent back in the same transaction.
+    EXPECT_EQ(actions, (std::vector<std::string>{"delivered", "send", "receive"}));
   });
+  // The signed receipt comes back to ES-MJ.
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; })) << "no receipt from FR-MJ";
   (*es)->WithArchive([&](archive::Archive& a) {
     auto m = a.GetMessage(*id);
     ASSERT_TRUE(m.ok() && m->has_value());
     EXPECT_EQ((*m)->direction, "out");
+    auto receipts = a.Receipts(*id);
+    ASSERT_TRUE(receipts.ok());
+    ASSERT_EQ(receipts->size(), 1u);
+    EXPECT_EQ((*receipts)[0].party, "FR-MJ@ejn");
+    EXPECT_EQ((*receipts)[0].kind, "delivered");
+    v1::Signed signed_receipt;
+    ASSERT_TRUE(signed_receipt.ParseFromArray((*receipts)[0].signed_receipt.data(),
+                                              static_cast<int>((*receipts)[0].signed_receipt.size())));
+    EXPECT_TRUE(crypto::VerifySignature(crypto::AsBytes(net_.member("FR-MJ").certificate.keys().sign_ed25519()),
+                                        crypto::kDomainReceipt, crypto::AsBytes(signed_receipt.body()),
+                                        crypto::AsBytes(signed_receipt.signature())));
     auto log = a.AuditTail(10);
     ASSERT_TRUE(log.ok());
-    ASSERT_GE(log->size(), 2u);
-    EXPECT_EQ((*log)[0].action, "delivered");
-    EXPECT_EQ((*log)[1].action, "send");
+    std::vector<std::string> actions;
+    for (const auto& e : *log) actions.push_back(e.action);
+    EXPECT_EQ(actions, (std::vector<std::string>{"receipt", "delivered", "send"}));
   });
   // Nothing of the content reached the log lines.
   std::lock_guard<std::mutex> lock(log_mutex_);
@@ -370,6 +390,13 @@ TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
   EXPECT_EQ((*relay)->Counters().outbox, 0);
   EXPECT_EQ(Messages(*pt), 1);
   EXPECT_EQ(Messages(*relay), 0) << "a relay stores ciphertext for others, never their messages";
+  (*relay)->WithArchive([&](archive::Archive& a) {
+    auto count = a.MessageCount();
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(*count, 0);
+  });
+  // PT-PGR's receipt reaches ES-MJ (PT-PGR dials out to it).
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; })) << "no receipt from PT-PGR";
   (*pt)->WithArchive([&](archive::Archive& a) {
     auto m = a.GetMessage(*id);
     ASSERT_TRUE(m.ok() && m->has_value());
@@ -389,7 +416,7 @@ TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
     ASSERT_TRUE(zmq::recv_multipart(it, std::back_inserter(got)));
     reply.clear();
     for (auto& m : got) reply.push_back(m.to_string());
-    if (reply.size() >= 2 && reply[1] != "ROSTERS" && reply[1] != "ROSTER") break;
+    if (reply.size() >= 2 && (reply[1] == "CUSTODY" || reply[1] == "REJECT")) break;
   }
   ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[1], "REJECT");
