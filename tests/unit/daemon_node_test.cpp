@@ -12,6 +12,7 @@
 #include <zmq_addon.hpp>
 
 #include "crypto/envelope.h"
+#include "node/daemon/send.h"
 #include "tests/unit/archive_test_support.h"
 #include "tests/unit/test_network.h"
 
@@ -271,6 +272,36 @@ TEST_F(DaemonNodeTest, OnlyTheHopAMessageWentToCanTakeCustodyOfIt) {
   ASSERT_TRUE(fr);
   EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
   EXPECT_EQ(Messages(*fr), 1);
+}
+
+TEST_F(DaemonNodeTest, AReceiptSignedBySomeoneElseIsRefused) {
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "ES-MJ", "IT-MG");
+  // IT-MG forwards a receipt FR-MJ signed, as if it were its own.
+  const crypto::Bytes some_id(32, 7);
+  const std::string fr_receipt = MakeReceipt(net_.member("FR-MJ").identity, Party("FR-MJ"), some_id, kNow);
+  crypto::SealOptions o;
+  o.created_at = kNow;
+  o.content_type = std::string(kReceiptContentType);
+  auto env = crypto::Seal(net_.member("IT-MG").identity, Party("IT-MG"), {crypto::RecipientOf(net_.member("ES-MJ").certificate)},
+                          o, crypto::AsBytes(fr_receipt));
+  ASSERT_TRUE(env.ok());
+  auto reply = Exchange(it, std::string(env->begin(), env->end()));
+  ASSERT_EQ(reply.size(), 5u);
+  EXPECT_EQ(reply[1], "REJECT");
+  EXPECT_EQ(reply[4], "the receipt is not signed by its sender");
+  // Signed by IT-MG but naming FR-MJ: refused too.
+  v1::Signed relabelled;
+  ASSERT_TRUE(relabelled.ParseFromString(MakeReceipt(net_.member("IT-MG").identity, Party("FR-MJ"), some_id, kNow)));
+  auto env2 = crypto::Seal(net_.member("IT-MG").identity, Party("IT-MG"), {crypto::RecipientOf(net_.member("ES-MJ").certificate)},
+                           o, crypto::AsBytes(relabelled.SerializeAsString()));
+  ASSERT_TRUE(env2.ok());
+  reply = Exchange(it, std::string(env2->begin(), env2->end()));
+  ASSERT_EQ(reply.size(), 5u);
+  EXPECT_EQ(reply[4], "the receipt is malformed or names someone else");
+  EXPECT_EQ((*es)->Counters().receipts_in, 0);
 }
 
 TEST_F(DaemonNodeTest, AStrangersCurveKeyIsRefusedAndOthersKeepWorking) {
