@@ -318,6 +318,10 @@ ArchiveStatus Archive::RecordAttempt(std::int64_t id, std::int64_t next_attempt_
 
 ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove(id); }
 
+ArchiveResult<std::vector<OutboxEntry>> Archive::DueOutboxOf(std::int64_t now, int limit, bool retried) {
+  return outbox_.DueOf(now, limit, retried);
+}
+
 ArchiveResult<bool> Archive::EnqueueOnce(const OutboxEntry& e) { return outbox_.EnqueueOnce(e); }
 
 ArchiveResult<std::int64_t> Archive::OutboxCount() { return outbox_.Count(); }

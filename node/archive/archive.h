@@ -74,6 +74,8 @@ class Archive {
   // Outbox entries per recipient: (recipient, all, of which carried for others as a relay).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxDepths();
   ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);
+  // Due entries already sent at least once (retried), or never sent yet.
+  ArchiveResult<std::vector<OutboxEntry>> DueOutboxOf(std::int64_t now, int limit, bool retried);
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
   ArchiveStatus RemoveFromOutbox(std::int64_t id);
 

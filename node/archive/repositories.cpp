@@ -491,15 +491,35 @@ ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> 
       **s, [](Stmt& r) { return std::make_tuple(r.Text(0), r.Int(1), r.Int(2)); });
 }
 
-ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::Due(std::int64_t now, int limit) {
-  auto s = db_.Prepare(
-      "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "
-      "WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2");
+namespace {
+
+// Runs one of the outbox's due queries: `sql` selects the entry's columns in OutboxEntry's
+// order, bound to (now, limit).
+ArchiveResult<std::vector<OutboxEntry>> DueEntries(Db& db, const char* sql, std::int64_t now, int limit) {
+  auto s = db.Prepare(sql);
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().Bind(1, now).Bind(2, static_cast<std::int64_t>(limit));
   return Collect<OutboxEntry>(
       q, [&](Stmt& r) { return OutboxEntry{r.Int(0), r.Blob(1), r.Text(2), r.Blob(3), r.Int(4), r.Int(5), r.Int(6)}; });
+}
+
+}  // namespace
+
+ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::Due(std::int64_t now, int limit) {
+  return DueEntries(db_,
+                    "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "
+                    "WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+                    now, limit);
+}
+
+ArchiveResult<std::vector<OutboxEntry>> OutboxRepository::DueOf(std::int64_t now, int limit, bool retried) {
+  return DueEntries(db_,
+                    retried ? "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "
+                              "WHERE next_attempt_at <= ?1 AND attempts > 0 ORDER BY next_attempt_at, id LIMIT ?2"
+                            : "SELECT id, message_id, recipient, envelope, next_attempt_at, attempts, expires_at FROM outbox "
+                              "WHERE next_attempt_at <= ?1 AND attempts = 0 ORDER BY next_attempt_at, id LIMIT ?2",
+                    now, limit);
 }
 
 ArchiveStatus OutboxRepository::RecordAttempt(std::int64_t id, std::int64_t next_attempt_at) {

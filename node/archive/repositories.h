@@ -136,6 +136,8 @@ class OutboxRepository {
   // False when (message id, recipient) is queued already.
   ArchiveResult<bool> EnqueueOnce(const OutboxEntry& e);
   ArchiveResult<std::vector<OutboxEntry>> Due(std::int64_t now, int limit);
+  // Due entries sent before (retried = true) or never sent (false), oldest due first.
+  ArchiveResult<std::vector<OutboxEntry>> DueOf(std::int64_t now, int limit, bool retried);
   // Makes every entry for `recipient` due at `now` (it has just come back).
   ArchiveStatus Expedite(const std::string& recipient, std::int64_t now);
   ArchiveResult<std::int64_t> Count();

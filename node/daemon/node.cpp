@@ -37,8 +37,8 @@ constexpr int kOutboxBatch = 200;
 constexpr int kWindow = 512;
 constexpr int kQueueLimit = 16 * kWindow;
 
-std::string ShortId(const std::string& id) { return crypto::ToHex(crypto::AsBytes(id)).substr(0, 16); }
-std::string ShortId(const Bytes& id) { return crypto::ToHex(id).substr(0, 16); }
+std::string ShortId(const std::string& id) { return ShortMessageId(crypto::AsBytes(id)); }
+std::string ShortId(const Bytes& id) { return ShortMessageId(id); }
 
 // The header of an envelope, read without verifying anything: only to choose which of this
 // node's parties is the reader. Open() verifies it all.
@@ -609,12 +609,17 @@ void Node::ScheduleOutbox(std::chrono::milliseconds after) {
 void Node::PumpOutbox() {
   if (stopping_) return;
   const std::int64_t now = p_.now();
-  auto due = p_.archive->DueOutbox(now, kOutboxBatch);
-  if (!due) {
-    log_.Error("reading the outbox failed: " + due.error().message);
+  // Retries first: they already count against their hop's window, and new entries waiting
+  // behind a full window must not hide them (the window would never free). New entries are
+  // read further ahead, so that a full window of one hop does not hold up the others.
+  auto due = p_.archive->DueOutboxOf(now, kOutboxBatch, true);
+  auto first_tries = p_.archive->DueOutboxOf(now, 4 * kOutboxBatch, false);
+  if (!due || !first_tries) {
+    log_.Error("reading the outbox failed: " + (due ? first_tries.error().message : due.error().message));
     ScheduleOutbox(std::chrono::seconds(1));
     return;
   }
+  due->insert(due->end(), std::make_move_iterator(first_tries->begin()), std::make_move_iterator(first_tries->end()));
   std::vector<std::pair<std::int64_t, std::int64_t>> attempts;  // outbox id, next attempt
   std::vector<const archive::OutboxEntry*> expired;
   bool sent_any = false;
@@ -664,9 +669,8 @@ void Node::PumpOutbox() {
   });
   if (!st) log_.Error("recording delivery attempts failed: " + st.error().message);
   counters_.expired += static_cast<std::int64_t>(expired.size());
-  // Next pass: at once if the batch was full and went out, else soon (custody and new sends
-  // also wake it).
-  ScheduleOutbox(sent_any && due->size() == static_cast<std::size_t>(kOutboxBatch) ? std::chrono::milliseconds(0)
+  // Next pass: at once if a full read went out, else soon (custody and new sends also wake it).
+  ScheduleOutbox(sent_any && due->size() >= static_cast<std::size_t>(kOutboxBatch) ? std::chrono::milliseconds(0)
                                                                                   : std::chrono::milliseconds(500));
 }
 

@@ -47,6 +47,11 @@ Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Ce
   return r;
 }
 
+std::string ShortMessageId(crypto::ByteView id) {
+  if (id.size() < 16) return crypto::ToHex(id);
+  return crypto::ToHex(id.subspan(8, 8));
+}
+
 bool IsUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -127,7 +132,7 @@ archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessag
   for (const std::string& r : s.recipients) {
     if (auto e = archive.Enqueue({0, m.message_id, r, m.envelope, now, 0, s.expires_at}); !e) return e;
   }
-  return archive.Audit(now, m.sender, "send", crypto::ToHex(m.message_id).substr(0, 16) + " to " + m.recipients);
+  return archive.Audit(now, m.sender, "send", ShortMessageId(m.message_id) + " to " + m.recipients);
 }
 
 Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, const crypto::Identity& identity,

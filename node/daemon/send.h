@@ -63,6 +63,10 @@ Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Ce
 std::string AddressOf(const v1::Party& party);
 std::optional<v1::Party> PartyOfAddress(const std::string& address);
 
+// A message id for log lines and audit entries: 16 hex digits of its hash part (its first 8
+// bytes are only created_at, the same for every message of a second).
+std::string ShortMessageId(crypto::ByteView message_id);
+
 // Whether `text` is valid UTF-8 (a message body is indexed only then).
 bool IsUtf8(std::string_view text);
 

@@ -18,12 +18,7 @@ unset COMITY_PASSPHRASE
 
 P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
 for n in coord a b lone; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
-# Free loopback ports, all held at once while the kernel picks them so they differ.
-read -r port_coord port_a port_b port_lone < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(4)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+read -r port_coord port_a port_b port_lone < <(free_ports 4)
 [ -n "${port_lone:-}" ] || { echo "daemon_run_test: python3 found no free ports" >&2; exit 1; }
 
 # comityd for the runs that must be refused: in a new session, so there is no terminal to
@@ -42,8 +37,6 @@ start() {
   pid=$!
   daemons+=("$pid")
 }
-# gone PID: the process has exited (reaped already, or a zombie waiting to be).
-gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]; }
 # wait_log LOG PATTERN PID SECONDS: polls every 20 ms until LOG matches PATTERN (grep -E);
 # false when PID exited without writing it or SECONDS passed.
 wait_log() {
@@ -53,17 +46,6 @@ wait_log() {
     gone "$3" && { grep -Eqs -- "$2" "$1"; return; }
     sleep 0.02
   done
-  return 1
-}
-# wait_exit PID SECONDS: polls until PID exits and reaps it, with its exit code in rc; false
-# (rc 124) when it is still running after SECONDS.
-wait_exit() {
-  local i
-  for ((i = 0; i < $2 * 50; i++)); do
-    if gone "$1"; then wait "$1"; rc=$?; return 0; fi
-    sleep 0.02
-  done
-  rc=124
   return 1
 }
 # stop_with SIGNAL PID LOG WHAT: SIGNAL must make PID exit 0 within 5 s, logging "stopped".

@@ -37,3 +37,27 @@ flip_byte() {  # flip_byte FILE POS [MASK]: xor the byte at POS with MASK (defau
   orig=$(dd if="$1" bs=1 skip="$2" count=1 status=none | od -An -tu1 | tr -d ' ')
   printf "\\x$(printf %02x $(( (orig ^ ${3:-1}) & 255 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+
+# Helpers of the scripts that run comityd daemons.
+# gone PID: the process has exited (reaped already, or a zombie waiting to be).
+gone() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" == Z ]; }
+# wait_exit PID SECONDS: polls until PID exits and reaps it, with its exit code in rc; false
+# (rc 124) when it is still running after SECONDS.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2 * 50; i++)); do
+    if gone "$1"; then { wait "$1"; } 2>/dev/null; rc=$?; return 0; fi
+    sleep 0.02
+  done
+  rc=124
+  return 1
+}
+# free_ports N: N distinct free loopback ports on one line, all held at once while the kernel
+# picks them.
+free_ports() {
+  python3 -c '
+import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])' "$1"
+}

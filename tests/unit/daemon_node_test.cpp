@@ -97,7 +97,10 @@ class DaemonNodeTest : public ::testing::Test {
     EXPECT_TRUE(identity.ok());
     NodeParams p(id, std::move(identity).value(), {Party(id)}, crypto::test::TrustingOnly(net_, roster_),
                  std::move(a).value(), std::move(settings));
-    p.now = [] { return kNow; };
+    // The test network's time, moving on with the real clock (retries wait for it).
+    p.now = [this] {
+      return kNow + std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+    };
     p.log_sink = [this](const std::string& line) {
       std::lock_guard<std::mutex> lock(log_mutex_);
       logs_.push_back(line);
@@ -175,6 +178,7 @@ class DaemonNodeTest : public ::testing::Test {
     return count;
   }
 
+  const Clock::time_point started_ = Clock::now();
   TestNetwork net_{"ejn"};
   v1::Signed roster_;
   std::map<std::string, int> ports_;
@@ -302,6 +306,32 @@ TEST_F(DaemonNodeTest, AReceiptSignedBySomeoneElseIsRefused) {
   ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[4], "the receipt is malformed or names someone else");
   EXPECT_EQ((*es)->Counters().receipts_in, 0);
+}
+
+// More than a window (512) of envelopes lost on the way: the retries of those in flight must
+// still go out ahead of the new ones waiting behind the full window.
+TEST_F(DaemonNodeTest, AWholeLostWindowIsSentAgainAndTheRestFollows) {
+  DaemonSettings slow = Settings("FR-MJ");
+  slow.peer_frames_per_second = 1;  // FR-MJ drops nearly everything at first
+  slow.peer_burst = 1;
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  constexpr int kCount = 1000;  // 488 wait behind the full window: more than one read of the outbox
+  {
+    auto fr = Start("FR-MJ", slow);
+    ASSERT_TRUE(fr);
+    std::vector<std::future<Result<crypto::Bytes>>> sends;
+    for (int i = 0; i < kCount; ++i) sends.push_back((*es)->Send({Party("FR-MJ")}, "text/plain", "n" + std::to_string(i)));
+    for (auto& f : sends) ASSERT_TRUE(f.get().ok());
+    ASSERT_TRUE(WaitFor([&] { return (*fr)->Counters().dropped_rate >= 500; }));
+  }
+  auto fr = Start("FR-MJ");  // back without the limit
+  ASSERT_TRUE(fr);
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().custody == kCount; }, std::chrono::seconds(30)))
+      << "custody " << (*es)->Counters().custody << " of " << kCount << ", sent " << (*es)->Counters().sent
+      << "; FR received " << (*fr)->Counters().received << ", frames " << (*fr)->Counters().frames_in << ", rate-dropped "
+      << (*fr)->Counters().dropped_rate;
+  EXPECT_EQ((*es)->Counters().outbox, 0);
 }
 
 TEST_F(DaemonNodeTest, AStrangersCurveKeyIsRefusedAndOthersKeepWorking) {
