@@ -20,6 +20,30 @@
 namespace comity::node {
 namespace {
 
+// What running or sending needs: the passphrase, the node's keys, its trust store and the
+// networks whose roster lists it.
+struct Unlocked {
+  crypto::SecretBytes passphrase;
+  crypto::Identity identity;
+  crypto::TrustStore trust;
+  std::vector<v1::Party> memberships;
+};
+
+Result<Unlocked, CmdError> Unlock(const Args& args, const Home& home) {
+  auto pass = ObtainPassphrase(PassSource(args), false);
+  if (!pass) return CmdError(pass.error());
+  auto identity = home.UnlockIdentity(*pass);
+  if (!identity) return CmdError(identity.error());
+  auto trust = home.LoadTrust();
+  if (!trust) return CmdError(trust.error());
+  auto memberships = MembershipsOf(home.config().member_id(), *trust, *identity);
+  if (memberships.empty()) {
+    return CmdError(
+        Fail("this node is in no roster it trusts yet: join a network first (comityd join --home DIR --roster FILE)"));
+  }
+  return Unlocked{std::move(pass).value(), std::move(identity).value(), std::move(trust).value(), std::move(memberships)};
+}
+
 Result<DaemonSettings, CmdError> Settings(const Args& args, const Home& home) {
   if (auto path = args.Get("config")) {
     auto s = LoadDaemonConfig(*path, home.config());
@@ -36,21 +60,13 @@ CmdStatus CmdRun(const Args& args) {
   if (!home) return CmdError(home.error());
   auto settings = Settings(args, *home);  // before the passphrase: a bad file fails at once
   if (!settings) return settings.error();
-  auto pass = ObtainPassphrase(PassSource(args), false);
-  if (!pass) return CmdError(pass.error());
-  auto identity = home->UnlockIdentity(*pass);
-  if (!identity) return CmdError(identity.error());
-  auto trust = home->LoadTrust();
-  if (!trust) return CmdError(trust.error());
-  auto memberships = MembershipsOf(home->config().member_id(), *trust, *identity);
-  if (memberships.empty()) {
-    return Fail("this node is in no roster it trusts yet: join a network first (comityd join --home DIR --roster FILE)");
-  }
-  auto archive = archive::Archive::Open(home->dir(), pass->view());
+  auto node_keys = Unlock(args, *home);
+  if (!node_keys) return node_keys.error();
+  auto archive = archive::Archive::Open(home->dir(), node_keys->passphrase.view());
   if (!archive) return CmdError(archive.error());
   const std::string dir = home->dir();
-  NodeParams params(home->config().member_id(), std::move(identity).value(), std::move(memberships),
-                    std::move(trust).value(), std::move(archive).value(), std::move(settings).value());
+  NodeParams params(home->config().member_id(), std::move(node_keys->identity), std::move(node_keys->memberships),
+                    std::move(node_keys->trust), std::move(archive).value(), std::move(settings).value());
   params.status_path = home->PathOf("status.pb");
   params.on_trust_changed = [dir](const crypto::TrustStore& t) -> Status<> {
     // A roster learnt from a peer outlives the run.
@@ -145,23 +161,17 @@ CmdStatus CmdSend(const Args& args) {
   const std::string type = args.Get("type").value_or(text ? "text/plain; charset=utf-8" : "application/octet-stream");
   auto home = Home::Open(HomeDir(args));
   if (!home) return CmdError(home.error());
-  auto pass = ObtainPassphrase(PassSource(args), false);
-  if (!pass) return CmdError(pass.error());
-  auto identity = home->UnlockIdentity(*pass);
-  if (!identity) return CmdError(identity.error());
-  auto trust = home->LoadTrust();
-  if (!trust) return CmdError(trust.error());
-  auto mine = MembershipsOf(home->config().member_id(), *trust, *identity);
-  if (mine.empty()) return Fail("this node is in no roster it trusts yet: join a network first");
-  auto to = Recipients(*args.Get("to"), *trust, mine);
+  auto node_keys = Unlock(args, *home);
+  if (!node_keys) return node_keys.error();
+  auto to = Recipients(*args.Get("to"), node_keys->trust, node_keys->memberships);
   if (!to) return to.error();
-  auto archive = archive::Archive::Open(home->dir(), pass->view());
+  auto archive = archive::Archive::Open(home->dir(), node_keys->passphrase.view());
   if (!archive) return CmdError(archive.error());
   std::vector<Outgoing> messages;
   for (std::int64_t i = 0; i < count; ++i) {
     messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0});
   }
-  auto ids = QueueMessages(**archive, *identity, mine, *trust, messages, Now());
+  auto ids = QueueMessages(**archive, node_keys->identity, node_keys->memberships, node_keys->trust, messages, Now());
   if (!ids) return CmdError(ids.error());
   std::string names;
   for (const v1::Party& p : *to) names += (names.empty() ? "" : ", ") + AddressOf(p);

@@ -367,13 +367,21 @@ void Node::Flush() {
   flushing_ = false;
 }
 
-void Node::Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope) {
-  const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
+std::optional<Node::Peeked> Node::Peek(const std::string& envelope) {
+  Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
   auto header = PeekHeader(envelope);
   if (id.empty() || !header) {
     ++counters_.dropped_malformed;
-    return;
+    return std::nullopt;
   }
+  return Peeked{std::move(id), std::move(*header)};
+}
+
+void Node::Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope) {
+  auto peeked = Peek(envelope);
+  if (!peeked) return;
+  const Bytes& id = peeked->id;
+  const v1::EnvelopeHeader* header = &peeked->header;
   const std::string id_text(id.begin(), id.end());
   std::string me = AddressOf(p_.parties.front());
   auto refuse = [&](const std::string& why) {
@@ -480,12 +488,10 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
 }
 
 void Node::Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope) {
-  const Bytes id = crypto::MessageId(crypto::AsBytes(envelope));
-  auto header = PeekHeader(envelope);
-  if (id.empty() || !header) {
-    ++counters_.dropped_malformed;
-    return;
-  }
+  auto peeked = Peek(envelope);
+  if (!peeked) return;
+  const Bytes& id = peeked->id;
+  const v1::EnvelopeHeader* header = &peeked->header;
   const std::string id_text(id.begin(), id.end());
   auto refuse = [&](const std::string& why) {
     ++counters_.rejected;

@@ -55,6 +55,7 @@
 #include "node/daemon/config.h"
 #include "node/daemon/log.h"
 #include "node/daemon/zmq_asio.h"
+#include "proto/envelope.pb.h"
 
 namespace comity::node {
 
@@ -160,6 +161,13 @@ class Node {
     std::string routing_id;  // empty: the dialled link
   };
   void Reply(const ReplyTo& to, const std::vector<std::string>& frames);
+  // An envelope's id and header, read without verifying anything (to choose the reader or
+  // the relay's recipient; Open and Inspect verify); nullopt and counted when malformed.
+  struct Peeked {
+    crypto::Bytes id;
+    v1::EnvelopeHeader header;
+  };
+  std::optional<Peeked> Peek(const std::string& envelope);
   void Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope);
   void Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope);
   // Group commit: writes wait for the end of the current drain (or a full batch) and go into
