@@ -5,6 +5,7 @@
 // Usage: comity-bench [crypto] [--quick] [--only NAME]      the crypto rows (the default)
 //        comity-bench archive [--quick] [--messages N] [--dir DIR]   the archive (archive_bench.cpp)
 //        comity-bench e2e [--quick] [--messages N]                   two nodes end to end (e2e_bench.cpp)
+//        comity-bench broadcast [--quick] [--members M]              one notice to M members (e2e_bench.cpp)
 #include "archive_bench.h"
 #include "e2e_bench.h"
 
@@ -203,6 +204,7 @@ int main(int argc, char** argv) {
   int first_arg = 1;
   if (argc > 1 && std::string(argv[1]) == "archive") return comity::bench::RunArchiveBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "e2e") return comity::bench::RunE2eBench(argc - 2, argv + 2);
+  if (argc > 1 && std::string(argv[1]) == "broadcast") return comity::bench::RunBroadcastBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "crypto") first_arg = 2;
   bool quick = false;
   std::string only;
@@ -213,7 +215,8 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr, "usage: comity-bench [crypto] [--quick] [--only NAME_PREFIX]\n"
                          "       comity-bench archive [--quick] [--messages N] [--dir DIR] [--keep]\n"
-                         "       comity-bench e2e [--quick] [--messages N]\n");
+                         "       comity-bench e2e [--quick] [--messages N]\n"
+                         "       comity-bench broadcast [--quick] [--members M]\n");
       return 2;
     }
   }

@@ -16,6 +16,11 @@
 // The archives use Argon2id at its minimum cost (keys are derived once, at open) and live in
 // a temporary directory on the disk, removed at the end.
 // Usage: comity-bench e2e [--quick] [--messages N]
+//
+// comity-bench broadcast: a coordinator node sends one notice to M member nodes (100 by
+// default), all in this process with their own archives; prints the time until every member
+// has stored it and the time until all M signed receipts are stored at the coordinator.
+// Usage: comity-bench broadcast [--quick] [--members M]
 #include "e2e_bench.h"
 
 #include <sodium.h>
@@ -350,6 +355,82 @@ int RunE2eBench(int argc, char** argv) {
   std::printf("  \"goals\": {\"e2e_at_least_10000_per_s\": %s, \"p99_under_20ms_at_5000_per_s\": %s},\n",
               sustained >= 10000 ? "true" : "false", latency_rate >= 5000 && p99 < 20 ? "true" : "false");
   std::printf("  \"seconds_total\": %.1f\n}\n", Seconds(run_start, Clock::now()));
+  return 0;
+}
+
+int RunBroadcastBench(int argc, char** argv) {
+  bool quick = false;
+  int members = 0;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--members" && i + 1 < argc) {
+      members = std::atoi(argv[++i]);
+      if (members < 1 || members > 500) Die("--members must be from 1 to 500");
+    } else {
+      std::fprintf(stderr, "usage: comity-bench broadcast [--quick] [--members M]\n");
+      return 2;
+    }
+  }
+  if (members == 0) members = quick ? 10 : 100;
+  crypto::EnsureSodium();
+  const auto run_start = Clock::now();
+  char tmpl[] = "/tmp/comity-bench-broadcast-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) Die("cannot create a temporary directory");
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{tmpl};
+  std::vector<std::string> ids = {"COORD"};
+  for (int i = 0; i < members; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "M%03d", i);
+    ids.push_back(id);
+  }
+  const Network net(ids);
+  std::map<std::string, int> ports;
+  for (const std::string& id : ids) ports[id] = FreePort();
+  std::vector<std::unique_ptr<Running>> nodes;
+  const auto start_nodes = Clock::now();
+  for (const std::string& id : ids) {
+    const std::string dir = cleanup.dir + "/" + id;
+    fs::create_directories(dir);
+    nodes.push_back(StartNode(net, id, dir, ports));
+  }
+  const double startup = Seconds(start_nodes, Clock::now());
+  std::fprintf(stderr, "comity-bench broadcast: %d members up in %.1f s\n", members, startup);
+  node::Node& coord = *nodes.front()->node;
+  std::vector<v1::Party> to;
+  for (std::size_t i = 1; i < ids.size(); ++i) to.push_back(Party(ids[i]));
+  const auto start = Clock::now();
+  auto sent = coord.Send(to, "text/plain; charset=utf-8", "Notice to the network: " + Text(0)).get();
+  if (!sent) Die("the broadcast failed: " + sent.error().message);
+  double all_stored = 0, all_receipts = 0;
+  const auto limit = start + std::chrono::seconds(120);
+  while (Clock::now() < limit) {
+    if (all_stored == 0) {
+      bool all = true;
+      for (std::size_t i = 1; i < nodes.size() && all; ++i) all = nodes[i]->node->Counters().received >= 1;
+      if (all) all_stored = Seconds(start, Clock::now());
+    }
+    if (coord.Counters().receipts_in >= members) {
+      all_receipts = Seconds(start, Clock::now());
+      if (all_stored == 0) all_stored = all_receipts;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (all_receipts == 0) Die("not every receipt came back within 120 s");
+  std::printf("{\n  \"tool\": \"comity-bench\",\n  \"bench\": \"broadcast\",\n  \"quick\": %s,\n", quick ? "true" : "false");
+  std::printf("  \"members\": %d,\n  \"nodes_started_s\": %.2f,\n", members, startup);
+  std::printf("  \"all_stored_s\": %.3f,\n  \"all_receipts_s\": %.3f,\n", all_stored, all_receipts);
+  std::printf("  \"goals\": {\"all_receipts_under_3_s\": %s},\n", all_receipts < 3 ? "true" : "false");
+  std::printf("  \"seconds_total\": %.1f\n}\n", Seconds(run_start, Clock::now()));
+  nodes.clear();
   return 0;
 }
 
