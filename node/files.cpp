@@ -41,7 +41,11 @@ class Fd {
 
 }  // namespace
 
-Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
+namespace {
+
+// Reads a regular file: all of it (at most `max_bytes`, else an error) when `whole`, else its
+// first `max_bytes` bytes.
+Result<std::string> ReadRegular(const std::string& path, std::size_t max_bytes, bool whole) {
   // O_NONBLOCK so that a FIFO given by mistake is refused below instead of blocking here.
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) return SysError("cannot read", path);
@@ -49,9 +53,10 @@ Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
   if (::fstat(fd.get(), &st) != 0) return SysError("cannot read", path);
   if (!S_ISREG(st.st_mode)) return MakeError("cannot read " + path + ": not a regular file");
   ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  if (static_cast<std::size_t>(st.st_size) > max_bytes) return MakeError("cannot read " + path + ": file is too large");
-  std::string out;
-  out.resize(static_cast<std::size_t>(st.st_size));
+  if (whole && static_cast<std::size_t>(st.st_size) > max_bytes) {
+    return MakeError("cannot read " + path + ": file is too large");
+  }
+  std::string out(whole ? static_cast<std::size_t>(st.st_size) : max_bytes, '\0');
   std::size_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
@@ -62,6 +67,12 @@ Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
   }
   out.resize(done);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path, std::size_t max_bytes) {
+  return ReadRegular(path, max_bytes, true);
 }
 
 namespace {
@@ -139,22 +150,7 @@ Status<> WriteFileAtomicFrom(const std::string& path, const std::string& prefix,
 }
 
 Result<std::string> ReadFilePrefix(const std::string& path, std::size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) return SysError("cannot read", path);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return SysError("cannot read", path);
-  if (!S_ISREG(st.st_mode)) return MakeError("cannot read " + path + ": not a regular file");
-  std::string out(max_bytes, '\0');
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return SysError("cannot read", path);
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  out.resize(done);
-  return out;
+  return ReadRegular(path, max_bytes, false);
 }
 
 bool FileExists(const std::string& path) {

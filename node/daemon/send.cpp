@@ -157,12 +157,4 @@ Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, cons
   return ids;
 }
 
-Result<crypto::Bytes> QueueMessage(archive::Archive& archive, const crypto::Identity& identity,
-                                   const std::vector<v1::Party>& memberships, const crypto::TrustStore& trust,
-                                   const Outgoing& message, std::int64_t now) {
-  auto ids = QueueMessages(archive, identity, memberships, trust, {message}, now);
-  if (!ids) return ids.error();
-  return ids->front();
-}
-
 }  // namespace comity::node

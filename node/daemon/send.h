@@ -36,11 +36,8 @@ Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::v
 // Must run inside Archive::Batch.
 archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessage& message, std::int64_t now);
 
-// SealMessage and StoreSealed in one transaction. Returns the message id.
-Result<crypto::Bytes> QueueMessage(archive::Archive& archive, const crypto::Identity& identity,
-                                   const std::vector<v1::Party>& memberships, const crypto::TrustStore& trust,
-                                   const Outgoing& message, std::int64_t now);
-// The same for several messages in one transaction (all or none); their ids in order.
+// SealMessage and StoreSealed for several messages in one transaction (all or none); their ids
+// in order.
 Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, const crypto::Identity& identity,
                                                  const std::vector<v1::Party>& memberships,
                                                  const crypto::TrustStore& trust, const std::vector<Outgoing>& messages,

@@ -71,7 +71,23 @@ int FreePort() {
   return a.local_endpoint().port();
 }
 
-// One network, "bench", with members A and B, both listening.
+// A directory under /tmp for a run's archives, removed with everything in it at the end.
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const std::string& name) {
+    std::string tmpl = "/tmp/comity-bench-" + name + "-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) Die("cannot create a temporary directory");
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
+
+// One network, "bench", with the given members, each with fresh keys, in one signed roster.
 struct Network {
   crypto::SigningKey root = crypto::SigningKey::Generate();
   std::map<std::string, crypto::Identity> ids;
@@ -259,16 +275,8 @@ int RunE2eBench(int argc, char** argv) {
   if (messages == 0) messages = quick ? 1000 : 20000;
   crypto::EnsureSodium();
   const auto run_start = Clock::now();
-  char tmpl[] = "/tmp/comity-bench-e2e-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) Die("cannot create a temporary directory");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  const ScratchDir scratch("e2e");
+  const std::string& dir = scratch.path;
 
   const Network net({"A-ONE", "B-TWO"});
   const std::map<std::string, int> ports = {{"A-ONE", FreePort()}, {"B-TWO", FreePort()}};
@@ -400,15 +408,7 @@ int RunBroadcastBench(int argc, char** argv) {
   if (members == 0) members = quick ? 10 : 100;
   crypto::EnsureSodium();
   const auto run_start = Clock::now();
-  char tmpl[] = "/tmp/comity-bench-broadcast-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) Die("cannot create a temporary directory");
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-    }
-  } cleanup{tmpl};
+  const ScratchDir scratch("broadcast");
   std::vector<std::string> ids = {"COORD"};
   for (int i = 0; i < members; ++i) {
     char id[16];
@@ -421,7 +421,7 @@ int RunBroadcastBench(int argc, char** argv) {
   std::vector<std::unique_ptr<Running>> nodes;
   const auto start_nodes = Clock::now();
   for (const std::string& id : ids) {
-    const std::string dir = cleanup.dir + "/" + id;
+    const std::string dir = scratch.path + "/" + id;
     fs::create_directories(dir);
     nodes.push_back(StartNode(net, id, dir, ports));
   }

@@ -136,22 +136,28 @@ class DaemonNodeTest : public ::testing::Test {
                    std::string(reinterpret_cast<const char*>(sec.data()), sec.size()));
   }
 
-  // Sends one DELIVER frame sequence and returns the reply frames (empty on timeout); the
-  // roster announcements a node sends on its own are skipped.
-  static std::vector<std::string> Exchange(zmq::socket_t& s, const std::string& envelope) {
-    std::vector<std::string> frames = {"COMITY1", "DELIVER", envelope};
+  // Sends one frame sequence on a raw link.
+  static void SendFrames(zmq::socket_t& s, const std::vector<std::string>& frames) {
     for (std::size_t i = 0; i < frames.size(); ++i) {
       s.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
+  }
+  // The next answer (CUSTODY or REJECT) on a raw link, empty on timeout. A node also sends its
+  // own frames (rosters, receipts) on a link: those are skipped.
+  static std::vector<std::string> Answer(zmq::socket_t& s) {
     for (;;) {
       std::vector<zmq::message_t> reply;
       if (!zmq::recv_multipart(s, std::back_inserter(reply))) return {};
       std::vector<std::string> out;
       for (auto& m : reply) out.push_back(m.to_string());
-      // Only answers: a node also sends its own frames (rosters, receipts) on a link.
       if (out.size() >= 2 && out[1] != "CUSTODY" && out[1] != "REJECT") continue;
       return out;
     }
+  }
+  // Sends one DELIVER and returns its answer.
+  static std::vector<std::string> Exchange(zmq::socket_t& s, const std::string& envelope) {
+    SendFrames(s, {"COMITY1", "DELIVER", envelope});
+    return Answer(s);
   }
 
   // An envelope from `from` to `to`, sealed here.
@@ -265,10 +271,7 @@ TEST_F(DaemonNodeTest, OnlyTheHopAMessageWentToCanTakeCustodyOfIt) {
   // IT-MG, a member, claims custody of it for FR-MJ.
   zmq::context_t ctx;
   auto it = MemberLink(ctx, "ES-MJ", "IT-MG");
-  std::vector<std::string> frames = {"COMITY1", "CUSTODY", std::string(id->begin(), id->end()), "FR-MJ@ejn"};
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    it.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  }
+  SendFrames(it, {"COMITY1", "CUSTODY", std::string(id->begin(), id->end()), "FR-MJ@ejn"});
   ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().dropped_malformed >= 1; }));
   EXPECT_EQ((*es)->Counters().custody, 0);
   EXPECT_EQ((*es)->Counters().outbox, 1) << "a false custody claim removed the entry";
@@ -467,18 +470,8 @@ TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
   zmq::context_t ctx;
   auto it = MemberLink(ctx, "RELAY-1", "IT-MG");
   const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "not through you");
-  std::vector<std::string> frames = {"COMITY1", "FORWARD", "FR-MJ@ejn", std::string(env.begin(), env.end())};
-  for (std::size_t i = 0; i < frames.size(); ++i) {
-    it.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  }
-  std::vector<std::string> reply;
-  for (;;) {
-    std::vector<zmq::message_t> got;
-    ASSERT_TRUE(zmq::recv_multipart(it, std::back_inserter(got)));
-    reply.clear();
-    for (auto& m : got) reply.push_back(m.to_string());
-    if (reply.size() >= 2 && (reply[1] == "CUSTODY" || reply[1] == "REJECT")) break;
-  }
+  SendFrames(it, {"COMITY1", "FORWARD", "FR-MJ@ejn", std::string(env.begin(), env.end())});
+  const std::vector<std::string> reply = Answer(it);
   ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[1], "REJECT");
   EXPECT_EQ(reply[4], "this node is not a relay of FR-MJ@ejn");
