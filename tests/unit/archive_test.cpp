@@ -10,6 +10,7 @@
 
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/unit/archive_test_support.h"
@@ -550,6 +551,63 @@ TEST_F(ArchiveTest, EnqueueingTheSameMessageForTheSameRecipientTwiceIsInvalid) {
   auto due = archive().DueOutbox(kT0 + 100, 10);
   ASSERT_TRUE(Ok(due));
   EXPECT_EQ(due->size(), 2u);
+}
+
+// What the daemon asks of the outbox: a relay's queue-once, retries apart from first tries,
+// making a returning member's entries due, finding an entry, and the depths per recipient
+// (with what is held for others, whose message this archive does not have).
+TEST_F(ArchiveTest, OutboxForTheDaemonRelayQueueRetriesAndDepths) {
+  ASSERT_TRUE(AddMessages({Message("own", kT0, "own", "own message")}));
+  auto queued = archive().Batch([&]() -> ArchiveStatus {
+    if (auto s = archive().Enqueue(Outgoing("own", "bob@x", kT0)); !s) return s;
+    for (const char* tag : {"relayed-1", "relayed-2"}) {
+      auto once = archive().EnqueueOnce(Outgoing(tag, "bob@x", kT0 + 10));
+      if (!once) return once.error();
+      if (!*once) return Fail(ArchiveCode::kInvalid, "first EnqueueOnce said duplicate");
+    }
+    auto again = archive().EnqueueOnce(Outgoing("relayed-1", "bob@x", kT0 + 20));
+    if (!again) return again.error();
+    if (*again) return Fail(ArchiveCode::kInvalid, "second EnqueueOnce queued it again");
+    return archive().EnqueueOnce(Outgoing("relayed-1", "carol@x", kT0 + 20)).ok()
+               ? ArchiveStatus{}
+               : Fail(ArchiveCode::kIo, "EnqueueOnce for another recipient failed");
+  });
+  ASSERT_TRUE(Ok(queued));
+  auto count = archive().OutboxCount();
+  ASSERT_TRUE(Ok(count));
+  EXPECT_EQ(*count, 4);
+  auto depths = archive().OutboxDepths();
+  ASSERT_TRUE(Ok(depths));
+  using Depth = std::tuple<std::string, std::int64_t, std::int64_t>;
+  EXPECT_EQ(*depths, (std::vector<Depth>{{"bob@x", 3, 2}, {"carol@x", 1, 1}}));
+
+  auto found = archive().FindInOutbox(IdOf("relayed-2"), "bob@x");
+  ASSERT_TRUE(Ok(found));
+  ASSERT_TRUE(found->has_value());
+  auto none = archive().FindInOutbox(IdOf("relayed-2"), "carol@x");
+  ASSERT_TRUE(Ok(none));
+  EXPECT_FALSE(none->has_value());
+
+  // One sent (a retry from then on), the others never sent.
+  ASSERT_TRUE(InBatch([&] { return archive().RecordAttempt(**found, kT0 + 500); }));
+  auto retries = archive().DueOutboxOf(kT0 + 1000, 10, true);
+  auto firsts = archive().DueOutboxOf(kT0 + 1000, 10, false);
+  ASSERT_TRUE(Ok(retries) && Ok(firsts));
+  ASSERT_EQ(retries->size(), 1u);
+  EXPECT_EQ((*retries)[0].message_id, IdOf("relayed-2"));
+  EXPECT_EQ(firsts->size(), 3u);
+  retries = archive().DueOutboxOf(kT0 + 499, 10, true);
+  ASSERT_TRUE(Ok(retries));
+  EXPECT_TRUE(retries->empty());
+
+  // bob comes back: what waits for him is due now, and nobody else's.
+  ASSERT_TRUE(InBatch([&] { return archive().ExpediteOutbox("bob@x", kT0 + 1); }));
+  retries = archive().DueOutboxOf(kT0 + 1, 10, true);
+  ASSERT_TRUE(Ok(retries));
+  EXPECT_EQ(retries->size(), 1u);
+  firsts = archive().DueOutboxOf(kT0 + 1, 10, false);
+  ASSERT_TRUE(Ok(firsts));
+  EXPECT_EQ(Recipients(*firsts), (std::vector<std::string>{"bob@x", "bob@x"}));  // carol's is still at kT0 + 20
 }
 
 // ---- receipts and rosters -------------------------------------------------------------------
