@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <set>
+#include <string>
 
 namespace comity::crypto {
 namespace {
@@ -44,6 +45,36 @@ bool IsValidParty(const v1::Party& p) {
 }
 bool SameParty(const v1::Party& a, const v1::Party& b) {
   return a.network_id() == b.network_id() && a.member_id() == b.member_id();
+}
+
+// The rule for the header's attachment list (docs/PROTOCOL.md §6), one for what Seal is given
+// and what Open and Inspect receive: at most kMaxFiles, each named by a 32-byte stream hash,
+// with a size a stream can have (§7), and no stream twice. Takes the caller's vector or the
+// parsed header's repeated field.
+template <class FileList>
+Status<> CheckFiles(const FileList& files) {
+  if (static_cast<std::size_t>(files.size()) > static_cast<std::size_t>(kMaxFiles)) {
+    return MakeError("lists " + std::to_string(files.size()) + " files; at most " + std::to_string(kMaxFiles) +
+                     " are allowed");
+  }
+  std::set<std::string> hashes;
+  int index = 0;
+  for (const v1::FileRef& file : files) {
+    const std::string which = "file " + std::to_string(index++);
+    if (file.stream_hash().size() != 32) {
+      return MakeError(which + " has a stream hash of " + std::to_string(file.stream_hash().size()) +
+                       " bytes instead of 32");
+    }
+    if (file.stream_size() < kMinFileStreamSize || file.stream_size() > kMaxFileStreamSize) {
+      return MakeError(which + " has a stream size of " + std::to_string(file.stream_size()) +
+                       " bytes, outside " + std::to_string(kMinFileStreamSize) + " to " +
+                       std::to_string(kMaxFileStreamSize));
+    }
+    if (!hashes.insert(file.stream_hash()).second) {
+      return MakeError(which + " repeats the stream hash of an earlier file");
+    }
+  }
+  return {};
 }
 
 // The message id (docs/PROTOCOL.md 6.3): created_at as 8 big-endian bytes, then BLAKE2b-192
@@ -107,6 +138,9 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
       return MakeError("recipient " + PartyName(r.party) + " is listed twice");
     }
   }
+  if (auto files = CheckFiles(options.files); !files) {
+    return MakeError("the envelope's attachments are not valid: " + files.error().message);
+  }
   ContentKey content_key;
   crypto_aead_xchacha20poly1305_ietf_keygen(content_key.data());
 
@@ -119,6 +153,7 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
   header.set_content_type(options.content_type);
   header.set_nonce(AsString(RandomBytes(kEnvelopeNonceSize)));
   header.set_key_commitment(AsString(KeyCommitment(content_key)));
+  for (const v1::FileRef& file : options.files) *header.add_files() = file;
 
   v1::EnvelopeBody body;
   body.set_header(header.SerializeAsString());
@@ -204,6 +239,9 @@ Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& send
     if (!listed.emplace(r.network_id(), r.member_id()).second) {
       return Fail(OpenCode::kMalformed, "envelope lists recipient " + PartyName(r) + " twice");
     }
+  }
+  if (auto files = CheckFiles(header.files()); !files) {
+    return Fail(OpenCode::kMalformed, "envelope attachments are malformed: " + files.error().message);
   }
   if (!SameParty(header.sender(), PartyOf(*sender))) {
     return Fail(OpenCode::kBadSignature, "envelope claims sender " + PartyName(header.sender()) +

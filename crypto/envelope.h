@@ -43,7 +43,14 @@ struct SealOptions {
   std::int64_t created_at = 0;
   std::int64_t expires_at = 0;  // 0: never
   std::string content_type;
+  // Attachments (header field `files`): at most kMaxFiles, each a 32-byte stream hash and a
+  // stream size from kMinFileStreamSize to kMaxFileStreamSize, no hash twice. The caller
+  // wraps the plaintext in a WithFiles when there are any.
+  std::vector<v1::FileRef> files;
 };
+inline constexpr int kMaxFiles = 64;
+inline constexpr std::uint64_t kMinFileStreamSize = 93;                     // an empty file (§7)
+inline constexpr std::uint64_t kMaxFileStreamSize = std::uint64_t{1} << 42;  // 4 TiB
 
 // Seals `plaintext` from `sender` (whose party is `sender_party`) to `recipients`. Returns the
 // serialized comity.v1.Signed envelope. Fails only on bad arguments: no recipients, a party

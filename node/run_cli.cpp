@@ -1,5 +1,6 @@
 // comityd run: the daemon in the foreground (node/daemon/node.h), until SIGINT or SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -141,7 +142,9 @@ Result<std::vector<v1::Party>, CmdError> Recipients(const std::string& list, con
 
 CmdStatus CmdSend(const Args& args) {
   const bool text = args.Get("text").has_value(), file = args.Get("file").has_value();
-  if (text == file) return CmdError("give exactly one of --text TEXT or --file FILE", 2);
+  const std::optional<std::string> attach = args.Get("attach");
+  if (text && file) return CmdError("give one of --text TEXT or --file FILE, not both", 2);
+  if (!text && !file && !attach) return CmdError("give --text TEXT, --file FILE or --attach FILE", 2);
   std::int64_t count = 1;
   if (auto c = args.Get("count")) {
     if (c->empty() || c->size() > 6 || c->find_first_not_of("0123456789") != std::string::npos) {
@@ -153,12 +156,13 @@ CmdStatus CmdSend(const Args& args) {
   std::string content;
   if (text) {
     content = *args.Get("text");
-  } else {
+  } else if (file) {
     auto bytes = ReadFile(*args.Get("file"), crypto::kMaxEnvelopeSize - (1 << 20));
     if (!bytes) return Fail("--file: " + bytes.error().message);
     content = std::move(bytes).value();
   }
-  const std::string type = args.Get("type").value_or(text ? "text/plain; charset=utf-8" : "application/octet-stream");
+  const std::string type =
+      args.Get("type").value_or(file ? "application/octet-stream" : "text/plain; charset=utf-8");
   auto home = Home::Open(HomeDir(args));
   if (!home) return CmdError(home.error());
   auto node_keys = Unlock(args, *home);
@@ -167,12 +171,29 @@ CmdStatus CmdSend(const Args& args) {
   if (!to) return to.error();
   auto archive = archive::Archive::Open(home->dir(), node_keys->passphrase.view());
   if (!archive) return CmdError(archive.error());
+  std::vector<OutgoingFile> files;
+  if (attach) {
+    auto settings = Settings(args, *home);
+    if (!settings) return settings.error();
+    auto f = PrepareFile(*attach, (*archive)->blob_dir(), "application/octet-stream", settings->max_attachment_bytes);
+    if (!f) return Fail("--attach: " + f.error().message);
+    files.push_back(std::move(f).value());
+    if (auto st = ReuseStored(**archive, files.back()); !st) {
+      ::unlink(files.back().stream_path.c_str());
+      return CmdError(st.error());
+    }
+  }
   std::vector<Outgoing> messages;
   for (std::int64_t i = 0; i < count; ++i) {
-    messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0});
+    messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0, files});
   }
   auto ids = QueueMessages(**archive, node_keys->identity, node_keys->memberships, node_keys->trust, messages, Now());
-  if (!ids) return CmdError(ids.error());
+  if (!ids) {
+    for (const OutgoingFile& f : files) {
+      if (!f.stream_path.empty()) ::unlink(f.stream_path.c_str());
+    }
+    return CmdError(ids.error());
+  }
   std::string names;
   for (const v1::Party& p : *to) names += (names.empty() ? "" : ", ") + AddressOf(p);
   if (count == 1) {
@@ -246,8 +267,10 @@ CmdStatus CmdStatus_(const Args& args) {
 std::vector<Command> RunCommands() {
   return {
       {{"run"}, "run --home DIR [--config FILE]", WithCommonOptions({"config"}), {}, {}, CmdRun},
-      {{"send"}, "send --home DIR --to ID[,ID...] (--text TEXT | --file FILE) [--type MEDIA_TYPE] [--count N]",
-       WithCommonOptions({"to", "text", "file", "type", "count"}), {}, {"to"}, CmdSend},
+      {{"send"},
+       "send --home DIR --to ID[,ID...] (--text TEXT | --file FILE) [--attach FILE] [--type MEDIA_TYPE] [--count N] "
+       "[--config FILE]",
+       WithCommonOptions({"to", "text", "file", "attach", "type", "count", "config"}), {}, {"to"}, CmdSend},
       {{"status"}, "status --home DIR", WithCommonOptions({}), {}, {}, CmdStatus_},
   };
 }

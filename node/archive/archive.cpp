@@ -330,6 +330,8 @@ ArchiveResult<std::optional<std::int64_t>> Archive::FindInOutbox(crypto::ByteVie
   return outbox_.Find(message_id, recipient);
 }
 
+ArchiveResult<bool> Archive::InOutbox(crypto::ByteView message_id) { return outbox_.Holds(message_id); }
+
 ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Archive::OutboxDepths() {
   return outbox_.Depths();
 }
@@ -350,6 +352,20 @@ ArchiveResult<AttachmentRecord> Archive::AddAttachment(std::istream& in, const s
                                                        std::int64_t at) { return attachments_.Add(in, name, media_type, message_id, at); }
 
 ArchiveStatus Archive::ReadAttachment(crypto::ByteView content_hash, std::ostream& out) { return attachments_.Read(content_hash, out); }
+
+ArchiveResult<std::optional<AttachmentRecord>> Archive::GetAttachment(crypto::ByteView content_hash,
+                                                                      crypto::SecretBytes* key) {
+  return attachments_.Get(content_hash, key);
+}
+
+ArchiveResult<std::optional<std::string>> Archive::BlobOfStream(crypto::ByteView stream_hash) {
+  return attachments_.BlobOfStream(stream_hash);
+}
+
+ArchiveResult<AttachmentRecord> Archive::AdoptAttachment(const std::string& stream_path, const crypto::SecretBytes& key,
+                                                         const AttachmentRecord& rec) {
+  return attachments_.Adopt(stream_path, key, rec);
+}
 
 // ---- audit ----------------------------------------------------------------------------------
 

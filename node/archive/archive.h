@@ -25,7 +25,7 @@
 
 namespace comity::archive {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
 ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);
@@ -71,6 +71,8 @@ class Archive {
   ArchiveResult<std::int64_t> OutboxCount();
   // The outbox entry for (message id, recipient), if there is one.
   ArchiveResult<std::optional<std::int64_t>> FindInOutbox(crypto::ByteView message_id, const std::string& recipient);
+  // Whether any outbox entry (any recipient) still holds this message.
+  ArchiveResult<bool> InOutbox(crypto::ByteView message_id);
   // Outbox entries per recipient: (recipient, all, of which carried for others as a relay).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxDepths();
   ArchiveResult<std::vector<OutboxEntry>> DueOutbox(std::int64_t now, int limit);
@@ -89,6 +91,17 @@ class Archive {
                                                 const std::string& media_type, crypto::ByteView message_id,
                                                 std::int64_t at);
   ArchiveStatus ReadAttachment(crypto::ByteView content_hash, std::ostream& out);
+  // The stored attachment with this content hash, and its file key (to send it).
+  ArchiveResult<std::optional<AttachmentRecord>> GetAttachment(crypto::ByteView content_hash,
+                                                               crypto::SecretBytes* key = nullptr);
+  // The blob file whose encrypted stream has this hash (what a peer asks for by it).
+  ArchiveResult<std::optional<std::string>> BlobOfStream(crypto::ByteView stream_hash);
+  // Records a received attachment: `stream_path` holds its encrypted stream under `key`,
+  // already checked against rec.content_hash. Moves the file into the blob store (or drops
+  // it when that content is stored already) and inserts the row.
+  ArchiveResult<AttachmentRecord> AdoptAttachment(const std::string& stream_path, const crypto::SecretBytes& key,
+                                                  const AttachmentRecord& rec);
+  std::string blob_dir() const { return attachments_.blob_dir(); }
 
   ArchiveStatus Audit(std::int64_t at, const std::string& actor, const std::string& action,
                       const std::string& detail);

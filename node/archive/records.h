@@ -80,6 +80,8 @@ struct AttachmentRecord {
   std::string media_type;
   Bytes message_id;
   std::int64_t stored_at = 0;
+  Bytes stream_hash;         // BLAKE2b-256 of the encrypted stream (the blob file's bytes)
+  std::uint64_t stream_size = 0;
 };
 
 struct AuditEntry {

@@ -479,6 +479,16 @@ ArchiveResult<std::optional<std::int64_t>> OutboxRepository::Find(crypto::ByteVi
   return id;
 }
 
+ArchiveResult<bool> OutboxRepository::Holds(crypto::ByteView message_id) {
+  auto s = db_.Prepare("SELECT 1 FROM outbox WHERE message_id = ?1 LIMIT 1");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().BindBlob(1, message_id).Step();
+  if (!row) return row.error();
+  const bool held = *row;
+  (*s)->Reset();
+  return held;
+}
+
 ArchiveResult<std::int64_t> OutboxRepository::Count() { return CountOf(db_, "SELECT count(*) FROM outbox"); }
 
 ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> OutboxRepository::Depths() {
@@ -571,6 +581,37 @@ std::string AttachmentRepository::BlobPath(crypto::ByteView content_hash) const 
   return blob_dir_ + "/" + name.substr(0, 2) + "/" + name;
 }
 
+namespace {
+
+ArchiveStatus SyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    return IoFail("cannot sync", path);
+  }
+  ::close(fd);
+  return {};
+}
+
+constexpr const char* kAttachmentColumns =
+    "SELECT content_hash, size, name, media_type, message_id, stored_at, stream_hash, stream_size, file_key "
+    "FROM attachments ";
+
+AttachmentRecord AttachmentRow(Stmt& r) {
+  AttachmentRecord rec;
+  rec.content_hash = r.Blob(0);
+  rec.size = static_cast<std::uint64_t>(r.Int(1));
+  rec.name = r.Text(2);
+  rec.media_type = r.Text(3);
+  rec.message_id = r.Blob(4);
+  rec.stored_at = r.Int(5);
+  rec.stream_hash = r.Blob(6);
+  rec.stream_size = static_cast<std::uint64_t>(r.Int(7));
+  return rec;
+}
+
+}  // namespace
+
 ArchiveResult<AttachmentRecord> AttachmentRepository::Add(std::istream& in, const std::string& name,
                                                           const std::string& media_type,
                                                           crypto::ByteView message_id, std::int64_t at) {
@@ -592,27 +633,32 @@ ArchiveResult<AttachmentRecord> AttachmentRepository::Add(std::istream& in, cons
     }
     summary = std::move(enc).value();
   }
-  // Durability before the row that points at it.
-  fd = ::open(tmp.c_str(), O_RDONLY);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return IoFail("cannot sync", tmp);
-  }
-  ::close(fd);
-
-  auto existing = db_.Prepare("SELECT size FROM attachments WHERE content_hash = ?1");
-  if (!existing) return existing.error();
-  auto row = (*existing)->Reset().BindBlob(1, summary.content_hash).Step();
-  if (!row) return row.error();
-  (*existing)->Reset();
   AttachmentRecord rec{summary.content_hash, summary.plaintext_bytes, name, media_type,
-                       Bytes(message_id.begin(), message_id.end()), at};
-  if (*row) {
-    ::unlink(tmp.c_str());  // the same content is stored already
-    return rec;
+                       Bytes(message_id.begin(), message_id.end()), at, summary.stream_hash, summary.stream_bytes};
+  return Store(tmp, file_key, rec);
+}
+
+ArchiveResult<AttachmentRecord> AttachmentRepository::Adopt(const std::string& stream_path,
+                                                            const crypto::SecretBytes& key,
+                                                            const AttachmentRecord& rec) {
+  if (::mkdir(blob_dir_.c_str(), 0700) != 0 && errno != EEXIST) return IoFail("cannot create", blob_dir_);
+  return Store(stream_path, key, rec);
+}
+
+ArchiveResult<AttachmentRecord> AttachmentRepository::Store(const std::string& tmp, const crypto::SecretBytes& key,
+                                                            const AttachmentRecord& rec) {
+  auto existing = Get(rec.content_hash, nullptr);
+  if (!existing) return existing.error();
+  if (*existing) {
+    ::unlink(tmp.c_str());  // the same content is stored already: its first copy stays
+    return **existing;
   }
-  const std::string path = BlobPath(summary.content_hash);
+  // Durability before the row that points at it.
+  if (auto st = SyncFile(tmp); !st) {
+    ::unlink(tmp.c_str());
+    return st.error();
+  }
+  const std::string path = BlobPath(rec.content_hash);
   const std::string dir = path.substr(0, path.rfind('/'));
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return IoFail("cannot create", dir);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -625,16 +671,74 @@ ArchiveResult<AttachmentRecord> AttachmentRepository::Add(std::istream& in, cons
     ::close(dfd);
   }
   auto ins = db_.Prepare(
-      "INSERT INTO attachments (content_hash, size, name, media_type, message_id, file_key, stored_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO attachments (content_hash, size, name, media_type, message_id, file_key, stored_at, stream_hash, "
+      "stream_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!ins) return ins.error();
   if (auto st = (*ins)->Reset().BindBlob(1, rec.content_hash).Bind(2, static_cast<std::int64_t>(rec.size))
-                    .Bind(3, name).Bind(4, media_type).BindBlob(5, rec.message_id).BindBlob(6, file_key.view())
-                    .Bind(7, at).Run();
+                    .Bind(3, rec.name).Bind(4, rec.media_type).BindBlob(5, rec.message_id).BindBlob(6, key.view())
+                    .Bind(7, rec.stored_at).BindBlob(8, rec.stream_hash)
+                    .Bind(9, static_cast<std::int64_t>(rec.stream_size)).Run();
       !st) {
     return st.error();
   }
   return rec;
+}
+
+ArchiveResult<std::optional<AttachmentRecord>> AttachmentRepository::Get(crypto::ByteView content_hash,
+                                                                         crypto::SecretBytes* key) {
+  auto s = db_.Prepare(std::string(kAttachmentColumns) + "WHERE content_hash = ?1");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().BindBlob(1, content_hash).Step();
+  if (!row) return row.error();
+  if (!*row) {
+    (*s)->Reset();
+    return std::optional<AttachmentRecord>();
+  }
+  AttachmentRecord rec = AttachmentRow(**s);
+  if (key) {
+    Bytes raw = (*s)->Blob(8);
+    *key = crypto::SecretBytes(raw.size());
+    std::copy(raw.begin(), raw.end(), key->data());
+    sodium_memzero(raw.data(), raw.size());
+  }
+  (*s)->Reset();
+  if (rec.stream_hash.empty()) {
+    if (auto st = BackfillStream(rec); !st) return st.error();
+  }
+  return std::optional<AttachmentRecord>(std::move(rec));
+}
+
+ArchiveStatus AttachmentRepository::BackfillStream(AttachmentRecord& rec) {
+  const std::string path = BlobPath(rec.content_hash);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ArchiveCode::kDamaged, "attachment blob " + path + " is missing");
+  crypto::Blake2bHasher hasher;
+  std::vector<std::uint8_t> buf(1 << 20);
+  std::uint64_t size = 0;
+  while (in) {
+    in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    hasher.Update(crypto::ByteView(buf.data(), n));
+    size += n;
+  }
+  if (in.bad()) return IoFail("cannot read", path);
+  rec.stream_hash = hasher.Final();
+  rec.stream_size = size;
+  auto s = db_.Prepare("UPDATE attachments SET stream_hash = ?1, stream_size = ?2 WHERE content_hash = ?3");
+  if (!s) return s.error();
+  return (*s)->Reset().BindBlob(1, rec.stream_hash).Bind(2, static_cast<std::int64_t>(size))
+      .BindBlob(3, rec.content_hash).Run();
+}
+
+ArchiveResult<std::optional<std::string>> AttachmentRepository::BlobOfStream(crypto::ByteView stream_hash) {
+  auto s = db_.Prepare("SELECT content_hash FROM attachments WHERE stream_hash = ?1");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().BindBlob(1, stream_hash).Step();
+  if (!row) return row.error();
+  std::optional<std::string> path;
+  if (*row) path = BlobPath((*s)->Blob(0));
+  (*s)->Reset();
+  return path;
 }
 
 ArchiveStatus AttachmentRepository::Read(crypto::ByteView content_hash, std::ostream& out) {

@@ -143,6 +143,7 @@ class OutboxRepository {
   ArchiveResult<std::int64_t> Count();
   // The id of the entry for (message id, recipient), if there is one.
   ArchiveResult<std::optional<std::int64_t>> Find(crypto::ByteView message_id, const std::string& recipient);
+  ArchiveResult<bool> Holds(crypto::ByteView message_id);
   // Entries per recipient: (recipient, all, of which not this archive's own messages).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Depths();
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
@@ -173,12 +174,22 @@ class AttachmentRepository {
   ArchiveResult<AttachmentRecord> Add(std::istream& in, const std::string& name, const std::string& media_type,
                                       crypto::ByteView message_id, std::int64_t at);
   ArchiveStatus Read(crypto::ByteView content_hash, std::ostream& out);
+  ArchiveResult<std::optional<AttachmentRecord>> Get(crypto::ByteView content_hash, crypto::SecretBytes* key);
+  ArchiveResult<std::optional<std::string>> BlobOfStream(crypto::ByteView stream_hash);
+  ArchiveResult<AttachmentRecord> Adopt(const std::string& stream_path, const crypto::SecretBytes& key,
+                                        const AttachmentRecord& rec);
   ArchiveResult<std::vector<Bytes>> AllHashes();
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
   ArchiveStatus DeleteBefore(std::int64_t before);
   std::string BlobPath(crypto::ByteView content_hash) const;
+  const std::string& blob_dir() const { return blob_dir_; }
 
  private:
+  // Moves the synced file at `tmp` to the blob path of rec.content_hash and inserts the row.
+  ArchiveResult<AttachmentRecord> Store(const std::string& tmp, const crypto::SecretBytes& key,
+                                        const AttachmentRecord& rec);
+  // Fills in the stream hash of a row from before schema 5.
+  ArchiveStatus BackfillStream(AttachmentRecord& rec);
   Db& db_;
   std::string blob_dir_;
   Bytes name_key_;

@@ -207,6 +207,14 @@ INSERT INTO search_parts (part, first_item) VALUES (0, 1);
 CREATE VIRTUAL TABLE search_text_0 USING fts4 (subject, body, content="search_items", matchinfo=fts3, tokenize=unicode61, order=DESC);
 INSERT INTO search_text_0 (search_text_0) VALUES ('rebuild');
 )sql",
+      // 5: attachments travel between nodes as their encrypted stream, named by its hash
+      // (docs/PROTOCOL.md §10.6): a node serves a file by that hash. Rows from before have
+      // none until they are first sent (AttachmentRepository::Add fills it in).
+      R"sql(
+ALTER TABLE attachments ADD COLUMN stream_hash BLOB;
+ALTER TABLE attachments ADD COLUMN stream_size INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX attachments_stream ON attachments (stream_hash);
+)sql",
   };
   return migrations;
 }

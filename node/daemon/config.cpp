@@ -129,6 +129,12 @@ Result<DaemonSettings> ParseDaemonConfig(std::string_view text, const std::strin
     if (l.max_attachment_bytes() != 0) s.max_attachment_bytes = l.max_attachment_bytes();
     if (l.peer_frames_per_second() != 0) s.peer_frames_per_second = l.peer_frames_per_second();
     if (l.peer_burst() != 0) s.peer_burst = l.peer_burst();
+    if (l.file_bytes_per_second() != 0) {
+      if (l.file_bytes_per_second() < 65536) {
+        return MakeError(where + "limits.file_bytes_per_second must be at least 65536 (or 0: no limit)");
+      }
+      s.file_bytes_per_second = l.file_bytes_per_second();
+    }
   }
   if (cfg.has_retry()) {
     const v1::RetryPolicy& r = cfg.retry();

@@ -3,6 +3,7 @@
 #include "node/daemon/send.h"
 #include "node/files.h"
 
+#include <sodium.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -80,9 +81,15 @@ Node::Node(NodeParams params)
       status_timer_(io_),
       outbox_timer_(io_) {
   if (!p_.now) p_.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  files_ = std::make_unique<FileFetcher>(io_, log_, p_.archive->blob_dir() + "/transfer",
+                                         [this](const FileSource& to, const std::vector<std::string>& frames) {
+                                           Reply(ReplyTo{to.peer, to.routing_id}, frames);
+                                         },
+                                         p_.settings.file_bytes_per_second);
 }
 
 Node::~Node() {
+  files_.reset();
   links_.clear();
   router_reader_.reset();
   if (router_) router_->close();
@@ -162,6 +169,7 @@ void Node::Stop() {
     outbox_timer_.cancel();
     hello_timer_.cancel();
     status_timer_.cancel();
+    files_->Stop();
     if (signals_) signals_->cancel();
     // Nothing is half-written: every archive write is one committed batch, and what peers
     // have not taken custody of stays in the outbox for the next run.
@@ -295,7 +303,9 @@ void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::
   // Size first, before anything is parsed.
   std::size_t total = 0;
   for (std::size_t i = first; i < f.size(); ++i) total += f[i].size();
-  if (total > p_.settings.max_envelope_bytes + 1024) {
+  // An attachment piece has a limit of its own (it may exceed a small envelope limit).
+  const bool piece = f.size() > first + 1 && f[first + 1].size() == kPiece.size() && Frame(f[first + 1]) == kPiece;
+  if (total > (piece ? std::uint64_t{kPieceBytes} : p_.settings.max_envelope_bytes) + 1024) {
     ++counters_.dropped_oversize;
     std::int64_t held = 0;
     if (log_.Allow("oversize " + peer, std::chrono::seconds(10), &held)) {
@@ -324,9 +334,22 @@ void Node::OnFrames(const std::string& peer, const Path& back, std::vector<zmq::
     OnRosterVersions(peer, back, arg(0));
   } else if (kind == kRoster && n == 3) {
     OnRoster(peer, arg(0));
+  } else if (kind == kPull && n == 6) {
+    OnPull(peer, reply_to, arg(0), arg(1), arg(2), arg(3));
+  } else if (kind == kPiece && n == 6) {
+    files_->OnPiece(peer, arg(0), arg(1), arg(2), arg(3));
+  } else if (kind == kNoFile && n == 4) {
+    files_->OnNoFile(peer, arg(0), arg(1));
   } else {
     ++counters_.dropped_malformed;
   }
+}
+
+void Node::Refuse(const ReplyTo& back, const Bytes& id, const std::string& member, const std::string& what,
+                  const std::string& why) {
+  ++counters_.rejected;
+  log_.Info(what + ": " + why);
+  Reply(back, {std::string(kTag), std::string(kReject), std::string(id.begin(), id.end()), member, why});
 }
 
 void Node::Reply(const ReplyTo& to, const std::vector<std::string>& frames) {
@@ -384,11 +407,7 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   const v1::EnvelopeHeader* header = &peeked->header;
   const std::string id_text(id.begin(), id.end());
   std::string me = AddressOf(p_.parties.front());
-  auto refuse = [&](const std::string& why) {
-    ++counters_.rejected;
-    log_.Info("refused envelope " + ShortId(id) + " from " + from + ": " + why);
-    Reply(back, {std::string(kTag), std::string(kReject), id_text, me, why});
-  };
+  auto refuse = [&](const std::string& why) { Refuse(back, id, me, "refused envelope " + ShortId(id) + " from " + from, why); };
   const v1::Party* reader = nullptr;
   for (const v1::Party& mine : p_.parties) {
     for (const v1::Party& r : header->recipients()) {
@@ -412,6 +431,33 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     }
     return refuse(std::string(crypto::OpenCodeName(opened.error().code)));
   }
+  std::string content;
+  auto files = FilesOf(opened->header, opened->plaintext, &content);
+  if (!files) return refuse("malformed: " + files.error().message);
+  sodium_memzero(opened->plaintext.data(), opened->plaintext.size());
+  std::vector<WantedFile> wanted;
+  for (const ReceivedFile& f : *files) {
+    WantedFile& w = wanted.emplace_back();
+    w.message_id = opened->message_id;
+    w.stream_hash = crypto::ToBytes(f.ref.stream_hash());
+    w.stream_size = f.ref.stream_size();
+    auto key = std::make_shared<crypto::SecretBytes>(f.key.key().size());
+    std::copy(f.key.key().begin(), f.key.key().end(), key->data());
+    w.key = std::move(key);
+    w.content_hash = crypto::ToBytes(f.key.content_hash());
+    w.size = f.key.size();
+  }
+  if (!wanted.empty()) {
+    auto seen = p_.archive->GetMessage(opened->message_id);
+    // A duplicate is acknowledged below without its files being fetched again.
+    if (seen && !*seen &&
+        !HaveFiles(wanted, from, back, "in", [this, from, back, envelope] { Deliver(from, back, envelope); },
+                   [this, back, id, me, from](const std::string& why) {
+                     Refuse(back, id, me, "refused envelope " + ShortId(id) + " from " + from, why);
+                   })) {
+      return;
+    }
+  }
   auto m = std::make_shared<archive::MessageRecord>();
   m->message_id = opened->message_id;
   m->direction = "in";
@@ -421,7 +467,8 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   m->stored_at = now;
   m->content_type = opened->header.content_type();
   m->envelope.assign(envelope.begin(), envelope.end());
-  m->content = std::move(opened->plaintext);
+  m->content.assign(content.begin(), content.end());
+  sodium_memzero(content.data(), content.size());
   const std::string text(m->content.begin(), m->content.end());
   if (m->content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m->body = text;
   auto added = std::make_shared<bool>(false);
@@ -456,16 +503,26 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   // The receipt goes back to the sender in the same transaction as the message it receipts.
   const v1::Party sender_party = opened->header.sender();
   const v1::Party reader_party = *reader;
+  auto received = std::make_shared<std::vector<std::pair<WantedFile, ReceivedFile>>>();
+  for (std::size_t i = 0; i < wanted.size(); ++i) received->emplace_back(wanted[i], (*files)[i]);
   Defer(
-      [this, m, added, audit, now, me, sender_party, reader_party]() -> archive::ArchiveStatus {
+      [this, m, added, audit, now, me, sender_party, reader_party, received]() -> archive::ArchiveStatus {
         auto r = p_.archive->AddMessage(*m);
         if (!r) return r.error();
         *added = *r;
         if (!*added) return {};
-        if (auto st = p_.archive->Audit(now, me, "receive", audit); !st) return st;
+        for (const auto& [w, f] : *received) {
+          auto path = files_->ReadyPath(w);
+          if (!path) return archive::ArchiveError{archive::ArchiveCode::kMissing, "attachment file vanished"};
+          archive::AttachmentRecord rec{w.content_hash, w.size, f.key.name(), f.key.media_type(), m->message_id,
+                                        now, w.stream_hash, w.stream_size};
+          if (auto st = p_.archive->AdoptAttachment(*path, *w.key, rec); !st) return st.error();
+        }
+        if (auto st = p_.archive->Audit(now, me, "receive", audit + (received->empty() ? "" : " with " +
+                                        std::to_string(received->size()) + " attachments")); !st) return st;
         auto receipt = SealMessage(p_.identity, {reader_party}, p_.trust,
                                    {{sender_party}, std::string(kReceiptContentType),
-                                    MakeReceipt(p_.identity, reader_party, m->message_id, now), 0},
+                                    MakeReceipt(p_.identity, reader_party, m->message_id, now), 0, {}},
                                    now);
         if (!receipt) {
           // The sender is no longer a member: the message stays; no receipt can go.
@@ -493,11 +550,8 @@ void Node::Relay(const std::string& from, const ReplyTo& back, const std::string
   const Bytes& id = peeked->id;
   const v1::EnvelopeHeader* header = &peeked->header;
   const std::string id_text(id.begin(), id.end());
-  auto refuse = [&](const std::string& why) {
-    ++counters_.rejected;
-    log_.Info("refused to relay " + ShortId(id) + " from " + from + " to " + recipient + ": " + why);
-    Reply(back, {std::string(kTag), std::string(kReject), id_text, recipient, why});
-  };
+  const std::string refusing = "refused to relay " + ShortId(id) + " from " + from + " to " + recipient;
+  auto refuse = [&](const std::string& why) { Refuse(back, id, recipient, refusing, why); };
   auto party = PartyOfAddress(recipient);
   if (!party) return refuse("not a member address");
   bool listed = false;
@@ -525,6 +579,20 @@ void Node::Relay(const std::string& from, const ReplyTo& back, const std::string
     }
     return refuse(std::string(crypto::OpenCodeName(inspected.error().code)));
   }
+  std::vector<WantedFile> wanted;
+  for (const v1::FileRef& f : inspected->header.files()) {
+    WantedFile& w = wanted.emplace_back();
+    w.message_id = id;
+    w.stream_hash = crypto::ToBytes(f.stream_hash());
+    w.stream_size = f.stream_size();
+  }
+  if (!HaveFiles(wanted, from, back, "relay " + recipient,
+                 [this, from, back, recipient, envelope] { Relay(from, back, recipient, envelope); },
+                 [this, back, id, recipient, refusing](const std::string& why) {
+                   Refuse(back, id, recipient, refusing, why);
+                 })) {
+    return;
+  }
   auto entry = std::make_shared<archive::OutboxEntry>(archive::OutboxEntry{
       0, id, recipient, Bytes(envelope.begin(), envelope.end()), now, 0, inspected->header.expires_at()});
   auto queued = std::make_shared<bool>(false);
@@ -551,13 +619,30 @@ void Node::Relay(const std::string& from, const ReplyTo& back, const std::string
 // ---- sending ------------------------------------------------------------------------------
 
 std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string content_type, std::string content,
-                                      std::int64_t expires_at) {
+                                      std::int64_t expires_at, std::vector<std::string> files) {
   auto done = std::make_shared<std::promise<Result<Bytes>>>();
   auto fut = done->get_future();
+  // The slow part, on the caller's thread: the blob directory is only read here.
+  auto prepared = std::make_shared<std::vector<OutgoingFile>>();
+  for (const std::string& path : files) {
+    auto f = PrepareFile(path, p_.archive->blob_dir(), "application/octet-stream", p_.settings.max_attachment_bytes);
+    if (!f) {
+      for (const OutgoingFile& o : *prepared) ::unlink(o.stream_path.c_str());
+      done->set_value(f.error());
+      return fut;
+    }
+    prepared->push_back(std::move(f).value());
+  }
   boost::asio::post(io_, [this, done, to = std::move(to), content_type = std::move(content_type),
-                          content = std::move(content), expires_at] {
+                          content = std::move(content), expires_at, prepared] {
     const std::int64_t now = p_.now();
-    auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at}, now);
+    for (OutgoingFile& f : *prepared) {
+      if (auto st = ReuseStored(*p_.archive, f); !st) {
+        done->set_value(MakeError("reading the archive failed: " + st.error().message));
+        return;
+      }
+    }
+    auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at, *prepared}, now);
     if (!sealed) {
       done->set_value(sealed.error());
       return;
@@ -916,6 +1001,14 @@ void Node::CloseUntrustedLinks() {
 }
 
 void Node::StatusLoop() {
+  // Relay copies of attachments go once their messages have left the outbox.
+  if (p_.now() >= sweep_at_) {
+    sweep_at_ = p_.now() + p_.settings.file_sweep_every.count();
+    files_->Sweep([this](const Bytes& id) {
+      auto held = p_.archive->InOutbox(id);
+      return !held || *held;  // when in doubt, keep it
+    });
+  }
   if (p_.status_path.empty()) return;
   WriteStatus(true);
   status_timer_.expires_after(std::chrono::seconds(2));
@@ -938,6 +1031,7 @@ void Node::WriteStatus(bool running) {
     n->set_network_id(id);
     n->set_version(net.version());
   }
+  TakeFileCounters();
   std::map<std::string, v1::PeerStatus> peers;
   auto peer = [&](const std::string& m) -> v1::PeerStatus& {
     auto& ps = peers[m];
@@ -961,7 +1055,9 @@ void Node::WriteStatus(bool running) {
       {"dropped_rate", c.dropped_rate}, {"dropped_untrusted", c.dropped_untrusted}, {"rejected", c.rejected},
       {"deferred", c.deferred}, {"received", c.received}, {"duplicates", c.duplicates}, {"sent", c.sent},
       {"custody", c.custody}, {"expired", c.expired}, {"refused_by_peer", c.refused_by_peer},
-      {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}, {"receipts_in", c.receipts_in}};
+      {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}, {"receipts_in", c.receipts_in},
+      {"files_in", c.files_in}, {"file_bytes_in", c.file_bytes_in}, {"files_resumed", c.files_resumed},
+      {"files_active", c.files_active}, {"pieces_served", c.pieces_served}};
   for (const auto& [name, value] : values) {
     auto* counter = st.add_counters();
     counter->set_name(name);
@@ -973,11 +1069,77 @@ void Node::WriteStatus(bool running) {
   }
 }
 
+void Node::TakeFileCounters() {
+  counters_.files_in = files_->files_in();
+  counters_.file_bytes_in = files_->bytes_in();
+  counters_.files_resumed = files_->resumed();
+  counters_.files_active = files_->active();
+}
+
+// ---- attachments (§10.6) --------------------------------------------------------------------
+
+bool Node::HaveFiles(const std::vector<WantedFile>& files, const std::string& from, const ReplyTo& back,
+                     const std::string& waiter, std::function<void()> again,
+                     std::function<void(const std::string&)> refuse) {
+  for (const WantedFile& f : files) {
+    if (f.stream_size > crypto::StreamSizeFor(p_.settings.max_attachment_bytes)) {
+      refuse("an attachment is over this node's limit of " + std::to_string(p_.settings.max_attachment_bytes) +
+             " bytes");
+      return false;
+    }
+  }
+  for (const WantedFile& f : files) {
+    if (files_->ReadyPath(f)) continue;
+    files_->Fetch(f, FileSource{from, back.routing_id}, waiter,
+                  [this, again = std::move(again), refuse = std::move(refuse)](bool ok, const std::string& why) {
+                    if (ok) {
+                      again();
+                      ScheduleFlush();  // not inside a socket's drain, which would flush it
+                    } else if (why.rfind("damaged", 0) == 0 || why.rfind("missing", 0) == 0) {
+                      refuse(why);
+                    }
+                    // Otherwise (stalled, a local failure) the sender's next try resumes it.
+                  });
+    return false;
+  }
+  return true;
+}
+
+void Node::OnPull(const std::string& peer, const ReplyTo& back, const std::string& message_id,
+                  const std::string& stream_hash, const std::string& offset_frame, const std::string& length_frame) {
+  const auto offset = FromBe(offset_frame, 8);
+  const auto length = FromBe(length_frame, 4);
+  if (!offset || !length || *length == 0 || *length > kPieceBytes || message_id.size() != 32 ||
+      stream_hash.size() != 32) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  const Bytes id = crypto::ToBytes(message_id), stream = crypto::ToBytes(stream_hash);
+  // Its own attachments are in the blob store; what it relays, in the transfer directory.
+  std::optional<std::string> piece;
+  auto stored = p_.archive->BlobOfStream(stream);
+  if (stored && *stored) piece = ReadPiece(**stored, *offset, static_cast<std::uint32_t>(*length));
+  for (bool relay : {true, false}) {
+    if (piece) break;
+    piece = ReadPiece(p_.archive->blob_dir() + "/transfer/" + FileFetcher::FileName(id, stream, relay), *offset,
+                      static_cast<std::uint32_t>(*length));
+  }
+  if (!piece) {
+    log_.Info("no attachment " + crypto::ToHex(stream).substr(0, 16) + "... for " + peer + " at " +
+              std::to_string(*offset));
+    Reply(back, {std::string(kTag), std::string(kNoFile), message_id, stream_hash});
+    return;
+  }
+  ++counters_.pieces_served;
+  Reply(back, {std::string(kTag), std::string(kPiece), message_id, stream_hash, offset_frame, std::move(*piece)});
+}
+
 NodeCounters Node::Counters() {
   std::promise<NodeCounters> got;
   boost::asio::post(io_, [&] {
     auto depth = p_.archive->OutboxCount();
     counters_.outbox = depth ? *depth : -1;
+    TakeFileCounters();
     got.set_value(counters_);
   });
   return got.get_future().get();

@@ -54,6 +54,7 @@
 #include "node/archive/archive.h"
 #include "node/daemon/config.h"
 #include "node/daemon/log.h"
+#include "node/daemon/transfer.h"
 #include "node/daemon/zmq_asio.h"
 #include "proto/envelope.pb.h"
 
@@ -80,6 +81,11 @@ struct NodeCounters {
   std::int64_t rosters_accepted = 0;     // newer rosters learnt from peers
   std::int64_t dropped_untrusted = 0;    // frames from a member no longer current
   std::int64_t receipts_in = 0;          // signed receipts for messages this node sent
+  std::int64_t files_in = 0;             // attachments received whole and checked
+  std::int64_t file_bytes_in = 0;        // bytes of attachment streams received
+  std::int64_t files_resumed = 0;        // transfers that went on from a partial file
+  std::int64_t files_active = 0;         // transfers under way now
+  std::int64_t pieces_served = 0;        // attachment pieces sent to peers
 };
 
 struct NodeParams {
@@ -120,9 +126,11 @@ class Node {
 
   // Seals `content` to `to`, archives it with its outbox entries, and starts delivery.
   // Returns the message id.
-  // Sends that arrive together share one transaction (group commit).
+  // Sends that arrive together share one transaction (group commit). `files` are attached:
+  // each is encrypted into the archive's blob store on the calling thread first (so a large
+  // file does not hold up the node), and travels as §10.6 says.
   std::future<Result<crypto::Bytes>> Send(std::vector<v1::Party> to, std::string content_type, std::string content,
-                                          std::int64_t expires_at = 0);
+                                          std::int64_t expires_at = 0, std::vector<std::string> files = {});
   // Called on the node's thread when a recipient (or its relay) takes custody of a message
   // this node sent (benchmarks measure latency with it).
   void OnDelivered(std::function<void(const std::string& message_id, const std::string& recipient)> fn);
@@ -161,6 +169,9 @@ class Node {
     std::string routing_id;  // empty: the dialled link
   };
   void Reply(const ReplyTo& to, const std::vector<std::string>& frames);
+  // REJECT (id, member) on `back`, counted and logged as "`what`: `why`".
+  void Refuse(const ReplyTo& back, const crypto::Bytes& id, const std::string& member, const std::string& what,
+              const std::string& why);
   // An envelope's id and header, read without verifying anything (to choose the reader or
   // the relay's recipient; Open and Inspect verify); nullopt and counted when malformed.
   struct Peeked {
@@ -170,6 +181,14 @@ class Node {
   std::optional<Peeked> Peek(const std::string& envelope);
   void Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope);
   void Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope);
+  // Whether every file of an envelope is here; if not, fetches the first missing one from
+  // `from` and calls `again` once it is (§10.6). `refuse` ends the envelope when the source
+  // cannot supply it. Files over the attachment limit are refused at once.
+  bool HaveFiles(const std::vector<WantedFile>& files, const std::string& from, const ReplyTo& back,
+                 const std::string& waiter, std::function<void()> again,
+                 std::function<void(const std::string&)> refuse);
+  void OnPull(const std::string& peer, const ReplyTo& back, const std::string& message_id,
+              const std::string& stream_hash, const std::string& offset, const std::string& length);
   // Group commit: writes wait for the end of the current drain (or a full batch) and go into
   // one transaction; what depends on them (custody, counters) runs after the commit.
   void Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after);
@@ -194,6 +213,7 @@ class Node {
   void TrustChanged();
   void Hello();
   void WriteStatus(bool running);
+  void TakeFileCounters();
   void StatusLoop();
 
   // Declared first, destroyed last: everything below may hold handlers on it.
@@ -235,6 +255,8 @@ class Node {
   };
   std::map<std::string, Bucket> buckets_;
   std::unique_ptr<boost::asio::signal_set> signals_;
+  std::unique_ptr<FileFetcher> files_;
+  std::int64_t sweep_at_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   NodeCounters counters_;
   bool stopping_ = false;

@@ -1,6 +1,16 @@
 #include "node/daemon/send.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "crypto/envelope.h"
+#include "crypto/stream.h"
 
 namespace comity::node {
 
@@ -83,6 +93,87 @@ std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto:
   return out;
 }
 
+Result<OutgoingFile> PrepareFile(const std::string& path, const std::string& dir, const std::string& media_type,
+                                 std::uint64_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError("cannot read " + path + ": " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  if (!in) return MakeError("cannot read " + path);
+  if (size > max_bytes) {
+    return MakeError(path + " has " + std::to_string(size) + " bytes, over the attachment limit of " +
+                     std::to_string(max_bytes));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return MakeError("cannot create " + dir);
+  std::string tmp = dir + "/outgoing-XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return MakeError("cannot create a file in " + dir + ": " + std::strerror(errno));
+  ::close(fd);
+  auto key = std::make_shared<crypto::SecretBytes>(crypto_secretstream_xchacha20poly1305_KEYBYTES);
+  crypto_secretstream_xchacha20poly1305_keygen(key->data());
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  auto summary = crypto::EncryptStream(*key, in, out);
+  if (!summary || !out.flush()) {
+    ::unlink(tmp.c_str());
+    return MakeError("cannot encrypt " + path + " into " + dir + (summary ? "" : ": " + summary.error().message));
+  }
+  OutgoingFile f;
+  f.stream_path = tmp;
+  f.key = std::move(key);
+  f.record.content_hash = summary->content_hash;
+  f.record.size = summary->plaintext_bytes;
+  const auto slash = path.find_last_of('/');
+  f.record.name = slash == std::string::npos ? path : path.substr(slash + 1);
+  f.record.media_type = media_type;
+  f.record.stream_hash = summary->stream_hash;
+  f.record.stream_size = summary->stream_bytes;
+  return f;
+}
+
+archive::ArchiveStatus ReuseStored(archive::Archive& archive, OutgoingFile& f) {
+  auto key = std::make_shared<crypto::SecretBytes>();
+  auto stored = archive.GetAttachment(f.record.content_hash, key.get());
+  if (!stored) return stored.error();
+  if (!*stored) return {};
+  if (!f.stream_path.empty()) ::unlink(f.stream_path.c_str());
+  f.stream_path.clear();
+  f.key = std::move(key);
+  const std::string name = f.record.name, media_type = f.record.media_type;
+  f.record = **stored;
+  f.record.name = name;  // this message's name for it
+  f.record.media_type = media_type;
+  return {};
+}
+
+Result<std::vector<ReceivedFile>> FilesOf(const v1::EnvelopeHeader& header, const crypto::Bytes& plaintext,
+                                          std::string* content) {
+  std::vector<ReceivedFile> out;
+  if (header.files().empty()) {
+    content->assign(plaintext.begin(), plaintext.end());
+    return out;
+  }
+  v1::WithFiles with;
+  if (!with.ParseFromArray(plaintext.data(), static_cast<int>(plaintext.size())) ||
+      with.files_size() != header.files_size()) {
+    return MakeError("its attachments do not match its header");
+  }
+  for (int i = 0; i < with.files_size(); ++i) {
+    const v1::FileKey& k = with.files(i);
+    const v1::FileRef& r = header.files(i);
+    const std::string& name = k.name();
+    if (k.key().size() != crypto_secretstream_xchacha20poly1305_KEYBYTES || k.content_hash().size() != 32 ||
+        crypto::StreamSizeFor(k.size()) != r.stream_size() || name.empty() || name.size() > 255 ||
+        name.find('/') != std::string::npos || name == "." || name == ".." || !IsUtf8(name) ||
+        k.media_type().size() > 255 || !IsUtf8(k.media_type())) {
+      return MakeError("attachment " + std::to_string(i + 1) + " is described wrongly");
+    }
+    out.push_back({r, k});
+  }
+  *content = std::move(*with.mutable_content());
+  return out;
+}
+
 Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::vector<v1::Party>& memberships,
                                   const crypto::TrustStore& trust, const Outgoing& message, std::int64_t now) {
   if (message.to.empty()) return MakeError("a message needs at least one recipient");
@@ -104,10 +195,31 @@ Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::v
   options.created_at = now;
   options.expires_at = message.expires_at;
   options.content_type = message.content_type;
-  auto sealed = crypto::Seal(identity, *from, recipients, options, crypto::AsBytes(message.content));
+  std::string plaintext;
+  if (!message.files.empty()) {
+    // The keys go inside, to the recipients alone; the header says what every hop may check.
+    v1::WithFiles with;
+    with.set_content(message.content);
+    for (const OutgoingFile& f : message.files) {
+      v1::FileRef& ref = options.files.emplace_back();
+      ref.set_stream_hash(crypto::AsString(f.record.stream_hash));
+      ref.set_stream_size(f.record.stream_size);
+      v1::FileKey* k = with.add_files();
+      k->set_key(crypto::AsString(f.key->view()));
+      k->set_content_hash(crypto::AsString(f.record.content_hash));
+      k->set_size(f.record.size);
+      k->set_name(f.record.name);
+      k->set_media_type(f.record.media_type);
+    }
+    plaintext = with.SerializeAsString();
+  }
+  auto sealed = crypto::Seal(identity, *from, recipients, options,
+                             crypto::AsBytes(message.files.empty() ? message.content : plaintext));
+  if (!plaintext.empty()) sodium_memzero(plaintext.data(), plaintext.size());
   if (!sealed) return sealed.error();
   SealedMessage out;
   out.expires_at = message.expires_at;
+  out.files = message.files;
   archive::MessageRecord& m = out.record;
   m.message_id = crypto::MessageId(*sealed);
   m.direction = "out";
@@ -129,6 +241,13 @@ archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessag
   const archive::MessageRecord& m = s.record;
   auto added = archive.AddMessage(m);
   if (!added) return added.error();
+  for (const OutgoingFile& f : s.files) {
+    if (f.stream_path.empty()) continue;  // stored already
+    archive::AttachmentRecord rec = f.record;
+    rec.message_id = m.message_id;
+    rec.stored_at = now;
+    if (auto st = archive.AdoptAttachment(f.stream_path, *f.key, rec); !st) return st.error();
+  }
   for (const std::string& r : s.recipients) {
     if (auto e = archive.Enqueue({0, m.message_id, r, m.envelope, now, 0, s.expires_at}); !e) return e;
   }

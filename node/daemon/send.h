@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,11 +16,29 @@
 
 namespace comity::node {
 
+// An attachment ready to go: its encrypted stream written (not yet in the blob store) under
+// a fresh key. StoreSealed moves it into the archive with the message.
+struct OutgoingFile {
+  std::string stream_path;  // empty: stored already (ReuseStored)
+  std::shared_ptr<const crypto::SecretBytes> key;
+  archive::AttachmentRecord record;  // all but message_id and stored_at
+};
+// Encrypts the file at `path` into a new stream file under `dir` (the archive's blob
+// directory, so that storing it is a rename). Fails on a missing or unreadable file, or one
+// over `max_bytes`; writes nothing then.
+Result<OutgoingFile> PrepareFile(const std::string& path, const std::string& dir, const std::string& media_type,
+                                 std::uint64_t max_bytes);
+
+// When the archive stores that content already, `f` becomes that copy (its key and stream),
+// and the new stream file is removed: the archive keeps one copy per content.
+archive::ArchiveStatus ReuseStored(archive::Archive& archive, OutgoingFile& f);
+
 struct Outgoing {
   std::vector<v1::Party> to;
   std::string content_type;
   std::string content;
   std::int64_t expires_at = 0;  // 0: never
+  std::vector<OutgoingFile> files;
 };
 
 // A sealed message and what queueing it writes.
@@ -27,6 +46,7 @@ struct SealedMessage {
   archive::MessageRecord record;
   std::vector<std::string> recipients;  // MEMBER@NETWORK
   std::int64_t expires_at = 0;
+  std::vector<OutgoingFile> files;
 };
 // Seals `message` as this node's member of the first recipient's network (else of its first
 // network); writes nothing.
@@ -42,6 +62,17 @@ Result<std::vector<crypto::Bytes>> QueueMessages(archive::Archive& archive, cons
                                                  const std::vector<v1::Party>& memberships,
                                                  const crypto::TrustStore& trust, const std::vector<Outgoing>& messages,
                                                  std::int64_t now);
+
+// The attachments an opened envelope carries: the header's FileRefs matched with the
+// FileKeys of the WithFiles plaintext, whose content proper goes to `content`. Fails when
+// they do not match one to one (count, key and hash lengths, sizes) or a name is not a plain
+// file name.
+struct ReceivedFile {
+  v1::FileRef ref;
+  v1::FileKey key;
+};
+Result<std::vector<ReceivedFile>> FilesOf(const v1::EnvelopeHeader& header, const crypto::Bytes& plaintext,
+                                          std::string* content);
 
 // The networks whose current roster lists `member_id` with `identity`'s signing key.
 std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto::TrustStore& trust,

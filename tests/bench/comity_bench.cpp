@@ -103,7 +103,7 @@ Row EnvelopeRow(int recipients, std::size_t size, int iterations, int rounds) {
   std::vector<crypto::Recipient> to;
   for (int i = 1; i <= recipients; ++i) to.push_back({net.party(i), net.members[i].public_identity().agree});
   crypto::Bytes plain = crypto::RandomBytes(size);
-  crypto::SealOptions opt{1000, 0, "bench"};
+  crypto::SealOptions opt{1000, 0, "bench", {}};
   Row row{"envelope_seal_open_" + std::to_string(recipients) + "r_" + std::to_string(size) + "B",
           "seal for all recipients + open by one", 0, 0, "", static_cast<double>(size)};
   row.ours = SecondsPerOp([&] {

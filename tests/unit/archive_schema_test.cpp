@@ -3,12 +3,16 @@
 // build would have), migrates to kSchemaVersion with every row intact and everything written
 // before search existed found by Search. A database from a newer build is refused.
 #include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/stat.h>
 
+#include <fstream>
 #include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "crypto/stream.h"
 #include "node/archive/archive.h"
 #include "tests/unit/archive_test_support.h"
 
@@ -83,6 +87,35 @@ ArchiveStatus WriteV1Rows(Archive& a, int version) {
   });
 }
 
+// An attachment as the builds of schema versions 2 to 4 stored it: the blob file (named as
+// AttachmentRepository::BlobPath names it) and a row without the stream columns of version 5.
+ArchiveStatus InsertAttachmentRaw(Archive& a, const std::string& content, crypto::ByteView message_id,
+                                  std::int64_t at) {
+  auto meta = a.db().Prepare("SELECT value FROM meta WHERE name = 'blob_name_key'");
+  if (!meta) return meta.error();
+  auto row = (*meta)->Reset().Step();
+  if (!row) return row.error();
+  if (!*row) return ArchiveError{ArchiveCode::kDamaged, "no blob_name_key"};
+  const crypto::Bytes name_key = (*meta)->Blob(0);
+  (*meta)->Reset();
+  const crypto::Bytes hash = crypto::Blake2b(crypto::AsBytes(content), 32);
+  const std::string name = crypto::ToHex(crypto::Blake2bKeyed(name_key, hash, 32));
+  const std::string dir = a.blob_dir() + "/" + name.substr(0, 2);
+  ::mkdir(a.blob_dir().c_str(), 0700);
+  ::mkdir(dir.c_str(), 0700);
+  crypto::SecretBytes key(32);
+  randombytes_buf(key.data(), key.size());
+  std::istringstream in(content);
+  std::ofstream out(dir + "/" + name, std::ios::binary);
+  if (!crypto::EncryptStream(key, in, out) || !out.flush()) return ArchiveError{ArchiveCode::kIo, "blob"};
+  auto ins = a.db().Prepare(
+      "INSERT INTO attachments (content_hash, size, name, media_type, message_id, file_key, stored_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!ins) return ins.error();
+  return (*ins)->Reset().BindBlob(1, hash).Bind(2, static_cast<std::int64_t>(content.size())).Bind(3, "v2.pdf")
+      .Bind(4, "application/pdf").BindBlob(5, message_id).BindBlob(6, key.view()).Bind(7, at).Run();
+}
+
 // What the build of schema version 2 (or 3, which also indexed) could store besides.
 ArchiveStatus WriteV2Rows(Archive& a, int version) {
   return a.Batch([&]() -> ArchiveStatus {
@@ -118,9 +151,7 @@ ArchiveStatus WriteV2Rows(Archive& a, int version) {
       if (auto st = IndexRawV3(a, "notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at); !st) return st;
     }
     if (auto st = InsertMessageRaw(a, V2Message(), version); !st) return st;
-    std::istringstream in(kV2Attachment);
-    auto rec = a.AddAttachment(in, "v2.pdf", "application/pdf", IdOf("m-v2"), kT0 + 40);
-    if (!rec) return rec.error();
+    if (auto st = InsertAttachmentRaw(a, kV2Attachment, IdOf("m-v2"), kT0 + 40); !st) return st;
     return a.Audit(kT0 + 40, "clerk", "receive", "m-v2");
   });
 }
@@ -192,6 +223,18 @@ void ExpectMigratedRows(Archive& a, int written_up_to) {
     std::ostringstream out;
     ASSERT_TRUE(Ok(a.ReadAttachment(crypto::Blake2b(crypto::AsBytes(kV2Attachment), 32), out)));
     EXPECT_TRUE(out.str() == kV2Attachment);
+    // Version 5 names attachments by their stream too; a row from before gets it on first use.
+    auto rec = a.GetAttachment(crypto::Blake2b(crypto::AsBytes(kV2Attachment), 32));
+    ASSERT_TRUE(Ok(rec));
+    ASSERT_TRUE(rec->has_value());
+    EXPECT_EQ((*rec)->stream_size, crypto::StreamSizeFor(kV2Attachment.size()));
+    auto blob = a.BlobOfStream((*rec)->stream_hash);
+    ASSERT_TRUE(Ok(blob));
+    ASSERT_TRUE(blob->has_value()) << "the backfilled stream hash finds the blob";
+    std::ifstream file(**blob, std::ios::binary);
+    std::stringstream bytes;
+    bytes << file.rdbuf();
+    EXPECT_EQ((*rec)->stream_hash, crypto::Blake2b(crypto::AsBytes(bytes.str()), 32));
 
     auto platypus = a.Search("platypus", 10);
     ASSERT_TRUE(Ok(platypus));
@@ -234,7 +277,7 @@ TEST_F(ArchiveSchemaTest, NewDatabaseIsAtTheNewestVersion) {
   auto a = OpenAt(kSchemaVersion);
   ASSERT_TRUE(Ok(a));
   EXPECT_EQ((*a)->schema_version(), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 4);
+  EXPECT_EQ(kSchemaVersion, 5);
 }
 
 TEST_F(ArchiveSchemaTest, EachVersionOpensAtThatVersion) {
@@ -296,9 +339,10 @@ TEST_P(ArchiveMigrationTest, RowsSurviveAndBecomeSearchable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ArchiveMigrationTest,
-                         ::testing::Values(MigrationPath{"From1", {1, 4}}, MigrationPath{"From2", {2, 4}},
-                                           MigrationPath{"From3", {3, 4}}, MigrationPath{"From1Via2", {1, 2, 4}},
-                                           MigrationPath{"From1Via2Via3", {1, 2, 3, 4}}),
+                         ::testing::Values(MigrationPath{"From1", {1, 5}}, MigrationPath{"From2", {2, 5}},
+                                           MigrationPath{"From3", {3, 5}}, MigrationPath{"From4", {2, 4, 5}},
+                                           MigrationPath{"From1Via2", {1, 2, 5}},
+                                           MigrationPath{"From1Via2Via3Via4", {1, 2, 3, 4, 5}}),
                          [](const ::testing::TestParamInfo<MigrationPath>& info) {
                            return std::string(info.param.name);
                          });

@@ -519,6 +519,98 @@ TEST_F(EnvelopeTest, SealRefusesBadRecipientLists) {
   EXPECT_FALSE(Seal(spain.identity, spain.party(), keyless, DefaultOptions(), kPlaintext).ok());
 }
 
+// ---- Attachments (header field `files`) ---------------------------------------------------
+
+v1::FileRef FileRefOf(const Bytes& stream_hash, std::uint64_t stream_size) {
+  v1::FileRef file;
+  file.set_stream_hash(AsString(stream_hash));
+  file.set_stream_size(stream_size);
+  return file;
+}
+
+// `count` attachments with distinct random stream hashes and sizes from the smallest up.
+std::vector<v1::FileRef> SomeFiles(int count) {
+  std::vector<v1::FileRef> files;
+  for (int i = 0; i < count; ++i) files.push_back(FileRefOf(RandomBytes(32), kMinFileStreamSize + 1000 * i));
+  return files;
+}
+
+// File lists that break one part of the rule each, named for the failure messages.
+std::vector<std::pair<std::string, std::vector<v1::FileRef>>> BadFileLists() {
+  std::vector<v1::FileRef> duplicate = SomeFiles(3);
+  duplicate[2].set_stream_hash(duplicate[0].stream_hash());
+  return {
+      {"65 files", SomeFiles(kMaxFiles + 1)},
+      {"a 31-byte stream hash", {FileRefOf(RandomBytes(32), 1000), FileRefOf(RandomBytes(31), 1000)}},
+      {"a 33-byte stream hash", {FileRefOf(RandomBytes(33), 1000)}},
+      {"stream size 92", {FileRefOf(RandomBytes(32), kMinFileStreamSize - 1)}},
+      {"stream size 2^42 + 1", {FileRefOf(RandomBytes(32), kMaxFileStreamSize + 1)}},
+      {"a stream hash twice", duplicate},
+  };
+}
+
+void ExpectSameFiles(const v1::EnvelopeHeader& header, const std::vector<v1::FileRef>& files) {
+  ASSERT_EQ(header.files_size(), static_cast<int>(files.size()));
+  for (int i = 0; i < header.files_size(); ++i) {
+    EXPECT_EQ(header.files(i).stream_hash(), files[i].stream_hash()) << i;
+    EXPECT_EQ(header.files(i).stream_size(), files[i].stream_size()) << i;
+  }
+}
+
+TEST_F(EnvelopeTest, FileRefsReachOpenAndInspect) {
+  SealOptions options = DefaultOptions();
+  options.files = SomeFiles(2);
+  const Bytes envelope = SealFromSpain({"FR-MJ"}, options);
+  auto opened = OpenAs("FR-MJ", envelope);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  ExpectSameFiles(opened->header, options.files);
+  auto seen = Inspect(envelope, member("ES-MJ").signed_certificate, trust_, kNow);
+  ASSERT_TRUE(seen.ok()) << seen.error().message;
+  ExpectSameFiles(seen->header, options.files);
+}
+
+TEST_F(EnvelopeTest, FileRefsAtTheLimitsAreAccepted) {
+  SealOptions options = DefaultOptions();
+  options.files = SomeFiles(kMaxFiles);
+  options.files.front().set_stream_size(kMinFileStreamSize);
+  options.files.back().set_stream_size(kMaxFileStreamSize);
+  const Bytes envelope = SealFromSpain({"FR-MJ"}, options);
+  auto opened = OpenAs("FR-MJ", envelope);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  ExpectSameFiles(opened->header, options.files);
+}
+
+TEST_F(EnvelopeTest, SealRefusesBadFileLists) {
+  const TestMember& spain = member("ES-MJ");
+  for (const auto& [what, files] : BadFileLists()) {
+    SealOptions options = DefaultOptions();
+    options.files = files;
+    auto sealed = Seal(spain.identity, spain.party(), RecipientsOf({&member("FR-MJ")}), options, kPlaintext);
+    ASSERT_FALSE(sealed.ok()) << what;
+    EXPECT_NE(sealed.error().message.find("attachments"), std::string::npos) << sealed.error().message;
+  }
+}
+
+TEST_F(EnvelopeTest, HeaderWithBadFileListIsMalformed) {
+  // Validly signed and authenticated: only the file-list rule refuses these, for readers and
+  // relays alike.
+  const v1::Signed& cert = member("ES-MJ").signed_certificate;
+  const std::vector<v1::FileRef> good = SomeFiles(2);
+  const Bytes control = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [&](v1::EnvelopeHeader& h) {
+    for (const v1::FileRef& f : good) *h.add_files() = f;
+  });
+  ASSERT_TRUE(OpenAs("FR-MJ", control).ok());
+  ASSERT_TRUE(Inspect(control, cert, trust_, kNow).ok());
+
+  for (const auto& [what, files] : BadFileLists()) {
+    const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [&](v1::EnvelopeHeader& h) {
+      for (const v1::FileRef& f : files) *h.add_files() = f;
+    });
+    EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kMalformed) << what;
+    EXPECT_EQ(ErrorCode(Inspect(forged, cert, trust_, kNow)), OpenCode::kMalformed) << what;
+  }
+}
+
 TEST(EnvelopeBridge, RecipientInBridgedNetworkOpens) {
   // ES-MJ in ejn writes to AR-MJ in iberred. iberred's roster bridges ejn; AR-MJ's node trusts
   // only iberred's root and accepts ejn's roster through that bridge.

@@ -1,6 +1,7 @@
 // Tests of crypto/stream.h: round trips at chunk boundaries, refusal of every kind of damage
-// (truncation, dropped, swapped, replayed or altered frames, trailing bytes, wrong key), and
-// a 200 MiB file that must round-trip with bounded memory.
+// (truncation, dropped, swapped, replayed or altered frames, trailing bytes, wrong key), the
+// stream hash and size, the incremental StreamVerifier (same refusals, from pieces of any
+// size), and a 200 MiB file that must round-trip with bounded memory.
 #include "crypto/stream.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -37,6 +39,11 @@ constexpr std::size_t kChunk = kStreamChunkSize;
 constexpr std::size_t kPrefixSize = 8 + crypto_secretstream_xchacha20poly1305_HEADERBYTES;
 constexpr std::size_t kFrameOverhead = 4 + crypto_secretstream_xchacha20poly1305_ABYTES;
 constexpr std::size_t kFinalFrameSize = kFrameOverhead + 8 + 32;
+
+// Writes `v` as u32 little-endian at `pos` of `s` (a frame length).
+void PutLe32ForTest(std::string& s, std::size_t pos, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) s[pos + i] = static_cast<char>(v >> (8 * i));
+}
 
 SecretBytes NewKey() {
   SecretBytes key(32);
@@ -314,6 +321,277 @@ TEST(StreamTest, RefusesSomethingThatIsNotAStream) {
   std::string other_version = enc.cipher;
   other_version[7] = '2';  // "COMITYS2"
   EXPECT_FALSE(Decrypt(key, other_version).summary.ok());
+}
+
+// ---- Stream hash, stream size and the incremental StreamVerifier ------------------------
+
+TEST(StreamTest, StreamHashIsBlake2bOfEveryByteWritten) {
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, kChunk, 2 * kChunk + 5}) {
+    const SecretBytes key = NewKey();
+    auto enc = Encrypt(key, RandomText(size));
+    ASSERT_TRUE(enc.summary.ok()) << enc.summary.error().message;
+    EXPECT_EQ(enc.summary->stream_bytes, enc.cipher.size()) << size;
+    EXPECT_EQ(ToHex(enc.summary->stream_hash), ToHex(Blake2b(AsBytes(enc.cipher), 32))) << size;
+
+    // The reader hashes what it read: the same bytes, the same hash.
+    auto dec = Decrypt(key, enc.cipher);
+    ASSERT_TRUE(dec.summary.ok()) << dec.summary.error().message;
+    EXPECT_EQ(dec.summary->stream_bytes, enc.summary->stream_bytes) << size;
+    EXPECT_EQ(dec.summary->stream_hash, enc.summary->stream_hash) << size;
+  }
+}
+
+TEST(StreamTest, StreamSizeForMatchesTheEncryptedSize) {
+  // The worked values of docs/PROTOCOL.md §7.
+  EXPECT_EQ(StreamSizeFor(0), 93u);
+  EXPECT_EQ(StreamSizeFor(1), 115u);
+  EXPECT_EQ(StreamSizeFor(65536), 65650u);
+  EXPECT_EQ(StreamSizeFor(65537), 65672u);
+  for (std::size_t size : {0u, 1u, 65535u, 65536u, 65537u, 200000u}) {
+    auto enc = Encrypt(NewKey(), RandomText(size));
+    ASSERT_TRUE(enc.summary.ok()) << enc.summary.error().message;
+    EXPECT_EQ(StreamSizeFor(size), enc.cipher.size()) << size << " plaintext bytes";
+  }
+}
+
+TEST(StreamTest, Blake2bHasherOverPiecesEqualsBlake2bOfTheWhole) {
+  const Bytes data = RandomBytes(300000);
+  const Bytes expected = Blake2b(data, 32);
+  Blake2bHasher hasher;
+  for (std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{128}, kChunk + 21, data.size()}) {
+    for (std::size_t pos = 0; pos < data.size(); pos += piece) {
+      hasher.Update(ByteView(data).subspan(pos, std::min(piece, data.size() - pos)));
+    }
+    EXPECT_EQ(ToHex(hasher.Final()), ToHex(expected)) << "pieces of " << piece;  // Final resets
+  }
+  EXPECT_EQ(hasher.Final(), Blake2b({}, 32));
+}
+
+// Feeds `cipher` to a StreamVerifier in pieces of `piece` bytes: the first failure, else Finish.
+Result<StreamSummary> Verify(const SecretBytes& key, std::string_view cipher, std::size_t piece) {
+  StreamVerifier verifier(key);
+  for (std::size_t pos = 0; pos < cipher.size(); pos += piece) {
+    auto fed = verifier.Feed(AsBytes(cipher.substr(pos, piece)));
+    if (!fed.ok()) return fed.error();
+  }
+  return verifier.Finish();
+}
+
+void ExpectSameSummary(const StreamSummary& a, const StreamSummary& b) {
+  EXPECT_EQ(a.plaintext_bytes, b.plaintext_bytes);
+  EXPECT_EQ(ToHex(a.content_hash), ToHex(b.content_hash));
+  EXPECT_EQ(a.stream_bytes, b.stream_bytes);
+  EXPECT_EQ(ToHex(a.stream_hash), ToHex(b.stream_hash));
+}
+
+TEST(StreamVerifierTest, AcceptsAGoodStreamInPiecesOfAnySize) {
+  for (std::size_t chunks : {0u, 2u}) {
+    const Sample s = MakeSample(chunks);
+    auto decrypted = Decrypt(s.key, s.cipher);
+    ASSERT_TRUE(decrypted.summary.ok()) << decrypted.summary.error().message;
+    for (std::size_t piece : {std::size_t{1}, std::size_t{7}, kChunk + 21, s.cipher.size()}) {
+      auto verified = Verify(s.key, s.cipher, piece);
+      ASSERT_TRUE(verified.ok()) << "pieces of " << piece << ": " << verified.error().message;
+      ExpectSameSummary(*verified, *decrypted.summary);
+      EXPECT_EQ(verified->stream_bytes, s.cipher.size());
+      EXPECT_EQ(verified->content_hash, Blake2b(AsBytes(s.plain), 32));
+    }
+  }
+}
+
+TEST(StreamVerifierTest, RefusesEveryFlippedByteThatDecryptStreamRefuses) {
+  const Sample s = MakeSample(1);
+  const std::size_t final_start = s.parts.Starts().back();
+  std::set<std::size_t> positions;
+  for (std::size_t i = 0; i < kPrefixSize + 8; ++i) positions.insert(i);    // header, 1st frame
+  for (std::size_t i = 0; i < s.cipher.size(); i += 997) positions.insert(i);  // inside frames
+  for (std::size_t i = final_start; i < s.cipher.size(); ++i) positions.insert(i);  // final frame
+  for (std::size_t pos : positions) {
+    std::string damaged = s.cipher;
+    damaged[pos] = static_cast<char>(damaged[pos] ^ 0x01);
+    ASSERT_FALSE(Decrypt(s.key, damaged).summary.ok()) << pos;
+    for (std::size_t piece : {std::size_t{7}, damaged.size()}) {
+      EXPECT_FALSE(Verify(s.key, damaged, piece).ok()) << "flipped byte " << pos << ", pieces of " << piece;
+    }
+  }
+}
+
+TEST(StreamVerifierTest, RefusesTruncationAtFinish) {
+  const Sample s = MakeSample(2);
+  std::set<std::size_t> cuts = {0, 1, 7, 8, kPrefixSize - 1, kPrefixSize, kPrefixSize + 2, s.cipher.size() - 1};
+  for (std::size_t start : s.parts.Starts()) {
+    cuts.insert(start);
+    cuts.insert(start + 4);
+    cuts.insert(start + 40);  // inside every frame, the final one (61 bytes) too
+  }
+  for (std::size_t cut : cuts) {
+    ASSERT_LT(cut, s.cipher.size());
+    ASSERT_FALSE(Decrypt(s.key, s.cipher.substr(0, cut)).summary.ok()) << cut;
+    StreamVerifier verifier(s.key);
+    ASSERT_TRUE(verifier.Feed(AsBytes(std::string_view(s.cipher).substr(0, cut))).ok()) << cut;
+    auto finished = verifier.Finish();
+    ASSERT_FALSE(finished.ok()) << "cut at " << cut;
+    EXPECT_NE(finished.error().message.find("truncated"), std::string::npos) << finished.error().message;
+  }
+}
+
+TEST(StreamVerifierTest, RefusesATrailingByteAtFeed) {
+  const Sample s = MakeSample(1);
+  StreamVerifier verifier(s.key);
+  ASSERT_TRUE(verifier.Feed(AsBytes(s.cipher)).ok());
+  ASSERT_TRUE(verifier.Feed({}).ok());
+  EXPECT_FALSE(verifier.Feed(AsBytes(std::string(1, '\0'))).ok());
+  EXPECT_FALSE(verifier.Finish().ok());  // and every later call fails
+
+  for (std::size_t piece : {std::size_t{1}, s.cipher.size() + 1}) {
+    EXPECT_FALSE(Verify(s.key, s.cipher + "x", piece).ok()) << piece;
+  }
+}
+
+TEST(StreamVerifierTest, RefusesWhatDecryptStreamRefuses) {
+  const Sample s = MakeSample(3);
+  std::vector<std::pair<std::string, std::string>> damaged;  // (what, stream)
+  for (std::size_t i = 0; i + 1 < s.parts.frames.size(); ++i) {
+    Frames f = s.parts;
+    f.frames.erase(f.frames.begin() + static_cast<std::ptrdiff_t>(i));
+    damaged.emplace_back("without frame " + std::to_string(i), f.Join());
+  }
+  for (std::size_t i = 0; i + 1 < s.parts.frames.size(); ++i) {
+    Frames f = s.parts;
+    std::swap(f.frames[i], f.frames[i + 1]);
+    damaged.emplace_back("swapped frame " + std::to_string(i), f.Join());
+    Frames r = s.parts;
+    r.frames.insert(r.frames.begin() + static_cast<std::ptrdiff_t>(i), s.parts.frames[i]);
+    damaged.emplace_back("repeated frame " + std::to_string(i), r.Join());
+  }
+  std::string other_version = s.cipher;
+  other_version[7] = '2';
+  damaged.emplace_back("COMITYS2", other_version);
+  damaged.emplace_back("not a stream", std::string(200, 'A'));
+  damaged.emplace_back("empty", "");
+  for (const auto& [what, cipher] : damaged) {
+    ASSERT_FALSE(Decrypt(s.key, cipher).summary.ok()) << what;
+    for (std::size_t piece : {std::size_t{1}, kChunk + 21, std::max<std::size_t>(cipher.size(), 1)}) {
+      EXPECT_FALSE(Verify(s.key, cipher, piece).ok()) << what << ", pieces of " << piece;
+    }
+  }
+}
+
+TEST(StreamVerifierTest, RefusesWrongKey) {
+  const Sample s = MakeSample(1);
+  SecretBytes nearly = s.key.Clone();
+  nearly.data()[31] ^= 0x01;
+  EXPECT_FALSE(Verify(NewKey(), s.cipher, s.cipher.size()).ok());
+  EXPECT_FALSE(Verify(nearly, s.cipher, 7).ok());
+  for (std::size_t size : {0u, 31u, 33u}) {
+    StreamVerifier verifier{SecretBytes(size)};
+    EXPECT_FALSE(verifier.Feed(AsBytes(s.cipher)).ok()) << size;
+    EXPECT_FALSE(verifier.Finish().ok()) << size;
+    StreamVerifier unfed{SecretBytes(size)};
+    EXPECT_FALSE(unfed.Finish().ok()) << size;
+  }
+}
+
+// The index of the byte at which Feed, given one byte at a time, first fails; nullopt if none.
+std::optional<std::size_t> FirstRefusedByte(const SecretBytes& key, const std::string& cipher) {
+  StreamVerifier verifier(key);
+  for (std::size_t i = 0; i < cipher.size(); ++i) {
+    if (!verifier.Feed(AsBytes(std::string_view(cipher).substr(i, 1))).ok()) return i;
+  }
+  return std::nullopt;
+}
+
+TEST(StreamVerifierTest, RefusesDamageAtTheFirstByteThatShowsIt) {
+  const Sample s = MakeSample(1);
+  const auto starts = s.parts.Starts();
+
+  std::string magic = s.cipher;
+  magic[3] = 'X';
+  EXPECT_EQ(FirstRefusedByte(s.key, magic), std::optional<std::size_t>(3));
+
+  std::string length = s.cipher;  // the first frame claims 65554 bytes, one over the limit
+  PutLe32ForTest(length, starts[0], kChunk + crypto_secretstream_xchacha20poly1305_ABYTES + 1);
+  EXPECT_EQ(FirstRefusedByte(s.key, length), std::optional<std::size_t>(starts[0] + 3));
+
+  std::string frame = s.cipher;  // a flipped byte fails the frame's authentication at its end
+  frame[starts[0] + 10] = static_cast<char>(frame[starts[0] + 10] ^ 0x01);
+  EXPECT_EQ(FirstRefusedByte(s.key, frame), std::optional<std::size_t>(starts[1] - 1));
+
+  EXPECT_EQ(FirstRefusedByte(s.key, s.cipher + "xy"), std::optional<std::size_t>(s.cipher.size()));
+}
+
+TEST(StreamVerifierTest, EveryCallFailsAfterAnError) {
+  const Sample s = MakeSample(1);
+  StreamVerifier verifier(s.key);
+  ASSERT_FALSE(verifier.Feed(AsBytes(std::string_view("COMITYS2"))).ok());
+  // Even bytes that would be a good stream on their own are refused now.
+  EXPECT_FALSE(verifier.Feed(AsBytes(s.cipher)).ok());
+  EXPECT_FALSE(verifier.Feed({}).ok());
+  EXPECT_FALSE(verifier.Finish().ok());
+}
+
+// A stream built frame by frame with libsodium, for what EncryptStream never writes: other
+// tags, a final frame of another size, a trailer that records another length or hash.
+struct HandFrame {
+  std::string plain;
+  unsigned char tag;
+};
+
+std::string HandMadeStream(const SecretBytes& key, const std::vector<HandFrame>& frames) {
+  crypto_secretstream_xchacha20poly1305_state state;
+  std::string header(crypto_secretstream_xchacha20poly1305_HEADERBYTES, '\0');
+  crypto_secretstream_xchacha20poly1305_init_push(&state, reinterpret_cast<std::uint8_t*>(header.data()),
+                                                  key.data());
+  std::string out = "COMITYS1" + header;
+  for (const HandFrame& f : frames) {
+    std::string frame(4 + f.plain.size() + crypto_secretstream_xchacha20poly1305_ABYTES, '\0');
+    PutLe32ForTest(frame, 0, static_cast<std::uint32_t>(frame.size() - 4));
+    crypto_secretstream_xchacha20poly1305_push(&state, reinterpret_cast<std::uint8_t*>(frame.data() + 4), nullptr,
+                                               reinterpret_cast<const std::uint8_t*>(f.plain.data()),
+                                               f.plain.size(), nullptr, 0, f.tag);
+    out += frame;
+  }
+  return out;
+}
+
+// The final frame's plaintext: u64 LE length || 32-byte hash.
+std::string Trailer(std::uint64_t length, const Bytes& hash) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(length >> (8 * i));
+  return out + AsString(hash);
+}
+
+TEST(StreamVerifierTest, RefusesFramesEncryptStreamNeverWrites) {
+  constexpr unsigned char kMessage = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+  constexpr unsigned char kFinal = crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  const SecretBytes key = NewKey();
+  const std::string plain = "attachment";
+  const Bytes hash = Blake2b(AsBytes(plain), 32);
+
+  // Control: built like this with the right trailer, both readers accept it.
+  const std::string good = HandMadeStream(key, {{plain, kMessage}, {Trailer(plain.size(), hash), kFinal}});
+  ASSERT_TRUE(Decrypt(key, good).summary.ok());
+  ASSERT_TRUE(Verify(key, good, 1).ok());
+
+  std::string long_trailer = Trailer(plain.size(), hash) + "!";
+  Bytes other_hash = hash;
+  other_hash[0] ^= 0x01;
+  const std::vector<std::pair<std::string, std::string>> forged = {
+      {"TAG_PUSH data frame",
+       HandMadeStream(key, {{plain, crypto_secretstream_xchacha20poly1305_TAG_PUSH}, {Trailer(plain.size(), hash), kFinal}})},
+      {"TAG_REKEY data frame",
+       HandMadeStream(key, {{plain, crypto_secretstream_xchacha20poly1305_TAG_REKEY}, {Trailer(plain.size(), hash), kFinal}})},
+      {"41-byte final frame", HandMadeStream(key, {{plain, kMessage}, {long_trailer, kFinal}})},
+      {"39-byte final frame", HandMadeStream(key, {{plain, kMessage}, {long_trailer.substr(0, 39), kFinal}})},
+      {"recorded length off by one", HandMadeStream(key, {{plain, kMessage}, {Trailer(plain.size() + 1, hash), kFinal}})},
+      {"recorded hash of other content", HandMadeStream(key, {{plain, kMessage}, {Trailer(plain.size(), other_hash), kFinal}})},
+  };
+  for (const auto& [what, cipher] : forged) {
+    EXPECT_FALSE(Decrypt(key, cipher).summary.ok()) << what;
+    for (std::size_t piece : {std::size_t{1}, cipher.size()}) {
+      EXPECT_FALSE(Verify(key, cipher, piece).ok()) << what << ", pieces of " << piece;
+    }
+  }
 }
 
 // ---- 200 MiB round trip in bounded memory -------------------------------------------------
