@@ -205,6 +205,44 @@ TEST_F(DaemonFilesTest, AnAttachmentOverTheReceiversLimitIsRefused) {
   EXPECT_EQ((*it)->Counters().outbox, 0);
 }
 
+TEST_F(DaemonFilesTest, AnAttachmentAlteredOnTheWayIsRefusedAndNothingIsStored) {
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(fr);
+  // IT-MG, played by a raw link, sends an envelope whose file it then serves altered.
+  auto file = PrepareFile(RandomFile(100'000), dir_.path(), "application/pdf", 1 << 20);
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  const std::string stream = Slurp(file->stream_path);
+  auto sealed = SealMessage(net_.member("IT-MG").identity, {Party("IT-MG")}, crypto::test::TrustingOnly(net_, roster_),
+                            {{Party("FR-MJ")}, "text/plain", "see the file", 0, {*file}}, kNow);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().message;
+  zmq::context_t ctx;
+  auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
+  const crypto::Bytes& env = sealed->record.envelope;
+  SendFrames(it, {"COMITY1", "DELIVER", std::string(env.begin(), env.end())});
+  std::vector<std::string> answer;
+  for (;;) {
+    std::vector<zmq::message_t> frames;
+    ASSERT_TRUE(zmq::recv_multipart(it, std::back_inserter(frames))) << "no answer";
+    answer.clear();
+    for (auto& f : frames) answer.push_back(f.to_string());
+    if (answer.size() == 6 && answer[1] == "PULL") {
+      // The bytes asked for, with one flipped in the middle of the first frame.
+      std::string piece = stream;
+      ASSERT_EQ(answer[4], std::string(8, '\0'));
+      piece[500] = static_cast<char>(piece[500] ^ 1);
+      SendFrames(it, {"COMITY1", "PIECE", answer[2], answer[3], answer[4], piece});
+      continue;
+    }
+    if (answer.size() >= 2 && (answer[1] == "CUSTODY" || answer[1] == "REJECT")) break;
+  }
+  ASSERT_EQ(answer.size(), 5u);
+  EXPECT_EQ(answer[1], "REJECT");
+  EXPECT_EQ(answer[4].rfind("damaged", 0), 0u) << answer[4];
+  EXPECT_EQ((*fr)->Counters().received, 0);
+  EXPECT_EQ(Messages(*fr), 0);
+  EXPECT_TRUE(TransferFiles("FR-MJ").empty()) << "a damaged partial file is not kept";
+}
+
 TEST_F(DaemonFilesTest, APeerAskingForAFileNobodyHoldsGetsNoFile) {
   auto fr = Start("FR-MJ");
   ASSERT_TRUE(fr);
