@@ -342,6 +342,25 @@ ArchiveStatus Archive::ExpediteOutbox(const std::string& recipient, std::int64_t
 
 ArchiveStatus Archive::AddReceipt(const ReceiptRecord& r) { return receipts_.Add(r); }
 
+ArchiveResult<std::int64_t> Archive::AddEvidence(crypto::ByteView signed_receipt) {
+  return receipts_.AddEvidence(signed_receipt);
+}
+
+ArchiveResult<std::int64_t> Archive::CountReceipts(const std::string& kind) { return receipts_.Count(kind); }
+
+ArchiveResult<std::vector<std::pair<crypto::Bytes, std::string>>> Archive::Unreceipted(std::int64_t after,
+                                                                                      std::int64_t until) {
+  return receipts_.Unreceipted(after, until);
+}
+
+ArchiveResult<crypto::Bytes> Archive::GetMeta(const std::string& name) {
+  auto v = meta_.Get(name);
+  if (!v) return v.error();
+  return v->value_or(crypto::Bytes{});
+}
+
+ArchiveStatus Archive::PutMeta(const std::string& name, crypto::ByteView value) { return meta_.Put(name, value); }
+
 ArchiveResult<std::vector<ReceiptRecord>> Archive::Receipts(crypto::ByteView message_id) { return receipts_.ForMessage(message_id); }
 
 // ---- attachments ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@
 
 namespace comity::archive {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
 ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);
@@ -82,6 +82,18 @@ class Archive {
   ArchiveStatus RemoveFromOutbox(std::int64_t id);
 
   ArchiveStatus AddReceipt(const ReceiptRecord& r);
+  // Stores a signed receipt that covers many messages, once; their AddReceipt rows name it by
+  // the id returned (ReceiptRecord::evidence_id), with an empty signed_receipt.
+  ArchiveResult<std::int64_t> AddEvidence(crypto::ByteView signed_receipt);
+  // How many receipt rows of this kind there are (e.g. "not-delivered", for status).
+  ArchiveResult<std::int64_t> CountReceipts(const std::string& kind);
+  // Messages this node sent (not receipts) created in (after, until], with their recipients
+  // (MEMBER@NETWORK) that have no receipt of kind `delivered` or `not-delivered` yet.
+  ArchiveResult<std::vector<std::pair<crypto::Bytes, std::string>>> Unreceipted(std::int64_t after,
+                                                                               std::int64_t until);
+  // A value in the meta table (empty when absent), and setting one (inside Batch).
+  ArchiveResult<crypto::Bytes> GetMeta(const std::string& name);
+  ArchiveStatus PutMeta(const std::string& name, crypto::ByteView value);
   ArchiveResult<std::vector<ReceiptRecord>> Receipts(crypto::ByteView message_id);
 
   // Encrypts `in` into a content-addressed blob and records it; the same content twice is

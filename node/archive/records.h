@@ -68,9 +68,10 @@ struct OutboxEntry {
 struct ReceiptRecord {
   Bytes message_id;
   std::string party;
-  std::string kind;          // custody, delivered, read, conditions-accepted
-  Bytes signed_receipt;
+  std::string kind;          // accepted, relayed, delivered, read, not-delivered
+  Bytes signed_receipt;      // read back from `evidence` when the receipt covers many messages
   std::int64_t received_at = 0;
+  std::int64_t evidence_id = 0;  // writing: the AddEvidence row that holds signed_receipt
 };
 
 struct AttachmentRecord {

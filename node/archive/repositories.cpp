@@ -548,16 +548,65 @@ ArchiveStatus OutboxRepository::Remove(std::int64_t id) {
 
 ArchiveStatus ReceiptRepository::Add(const ReceiptRecord& r) {
   auto s = db_.Prepare(
-      "INSERT OR IGNORE INTO receipts (message_id, party, kind, signed_receipt, received_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
+      "INSERT OR IGNORE INTO receipts (message_id, party, kind, signed_receipt, received_at, evidence_id) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!s) return s.error();
-  return (*s)->Reset().BindBlob(1, r.message_id).Bind(2, r.party).Bind(3, r.kind).BindBlob(4, r.signed_receipt)
-      .Bind(5, r.received_at).Run();
+  const Bytes none;
+  return (*s)->Reset().BindBlob(1, r.message_id).Bind(2, r.party).Bind(3, r.kind)
+      .BindBlob(4, r.evidence_id != 0 ? none : r.signed_receipt).Bind(5, r.received_at).Bind(6, r.evidence_id).Run();
+}
+
+ArchiveResult<std::int64_t> ReceiptRepository::AddEvidence(crypto::ByteView signed_receipt) {
+  auto s = db_.Prepare("INSERT INTO evidence (signed) VALUES (?1)");
+  if (!s) return s.error();
+  if (auto st = (*s)->Reset().BindBlob(1, signed_receipt).Run(); !st) return st.error();
+  return db_.LastInsertRowid();
+}
+
+ArchiveResult<std::int64_t> ReceiptRepository::Count(const std::string& kind) {
+  auto s = db_.Prepare("SELECT count(*) FROM receipts WHERE kind = ?1");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().Bind(1, kind).Step();
+  if (!row) return row.error();
+  const std::int64_t n = (*s)->Int(0);
+  (*s)->Reset();
+  return n;
+}
+
+ArchiveResult<std::vector<std::pair<Bytes, std::string>>> ReceiptRepository::Unreceipted(std::int64_t after,
+                                                                                        std::int64_t until) {
+  auto s = db_.Prepare(
+      "SELECT message_id, recipients FROM messages WHERE direction = 'out' AND created_at > ?1 AND created_at <= ?2 "
+      "AND content_type != 'application/vnd.comity.receipt' ORDER BY created_at");
+  if (!s) return s.error();
+  (*s)->Reset().Bind(1, after).Bind(2, until);
+  auto sent = Collect<std::pair<Bytes, std::string>>(**s, [](Stmt& r) { return std::make_pair(r.Blob(0), r.Text(1)); });
+  if (!sent) return sent.error();
+  auto has = db_.Prepare(
+      "SELECT 1 FROM receipts WHERE message_id = ?1 AND party = ?2 AND kind IN ('delivered', 'not-delivered')");
+  if (!has) return has.error();
+  std::vector<std::pair<Bytes, std::string>> out;
+  for (const auto& [id, recipients] : *sent) {
+    std::size_t start = 0;
+    while (start <= recipients.size()) {
+      std::size_t comma = recipients.find(',', start);
+      if (comma == std::string::npos) comma = recipients.size();
+      const std::string party = recipients.substr(start, comma - start);
+      start = comma + 1;
+      if (party.empty()) continue;
+      auto row = (*has)->Reset().BindBlob(1, id).Bind(2, party).Step();
+      if (!row) return row.error();
+      (*has)->Reset();
+      if (!*row) out.emplace_back(id, party);
+    }
+  }
+  return out;
 }
 
 ArchiveResult<std::vector<ReceiptRecord>> ReceiptRepository::ForMessage(crypto::ByteView message_id) {
   auto s = db_.Prepare(
-      "SELECT party, kind, signed_receipt, received_at FROM receipts WHERE message_id = ?1 ORDER BY id");
+      "SELECT r.party, r.kind, CASE WHEN r.evidence_id = 0 THEN r.signed_receipt ELSE e.signed END, r.received_at "
+      "FROM receipts r LEFT JOIN evidence e ON e.id = r.evidence_id WHERE r.message_id = ?1 ORDER BY r.id");
   if (!s) return s.error();
   Stmt& q = **s;
   q.Reset().BindBlob(1, message_id);
@@ -571,7 +620,9 @@ ArchiveResult<std::vector<PurgeItem>> ReceiptRepository::ListBefore(std::int64_t
 }
 
 ArchiveStatus ReceiptRepository::DeleteBefore(std::int64_t before) {
-  return RunWith(db_, "DELETE FROM receipts WHERE received_at < ?1", before);
+  if (auto st = RunWith(db_, "DELETE FROM receipts WHERE received_at < ?1", before); !st) return st;
+  // A signed receipt goes with the last row that points at it.
+  return db_.Exec("DELETE FROM evidence WHERE id NOT IN (SELECT evidence_id FROM receipts)");
 }
 
 // ---- attachments ----------------------------------------------------------------------------

@@ -158,6 +158,9 @@ class ReceiptRepository {
  public:
   explicit ReceiptRepository(Db& db) : db_(db) {}
   ArchiveStatus Add(const ReceiptRecord& r);
+  ArchiveResult<std::int64_t> AddEvidence(crypto::ByteView signed_receipt);
+  ArchiveResult<std::int64_t> Count(const std::string& kind);
+  ArchiveResult<std::vector<std::pair<Bytes, std::string>>> Unreceipted(std::int64_t after, std::int64_t until);
   ArchiveResult<std::vector<ReceiptRecord>> ForMessage(crypto::ByteView message_id);
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
   ArchiveStatus DeleteBefore(std::int64_t before);

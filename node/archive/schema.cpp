@@ -215,6 +215,17 @@ ALTER TABLE attachments ADD COLUMN stream_hash BLOB;
 ALTER TABLE attachments ADD COLUMN stream_size INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX attachments_stream ON attachments (stream_hash);
 )sql",
+      // 6: one signed receipt covers many messages (docs/PROTOCOL.md §10.4): it is stored once,
+      // in `evidence`, and each message's row points at it. Rows from before keep theirs in
+      // `signed_receipt` (evidence_id 0).
+      R"sql(
+CREATE TABLE evidence (
+  id INTEGER PRIMARY KEY,
+  signed BLOB NOT NULL);
+ALTER TABLE receipts ADD COLUMN evidence_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX receipts_evidence ON receipts (evidence_id);
+CREATE INDEX receipts_kind ON receipts (kind);
+)sql",
   };
   return migrations;
 }

@@ -136,6 +136,12 @@ Result<DaemonSettings> ParseDaemonConfig(std::string_view text, const std::strin
       s.file_bytes_per_second = l.file_bytes_per_second();
     }
   }
+  if (cfg.not_delivered_after_s() != 0) {
+    if (cfg.not_delivered_after_s() < 60) {
+      return MakeError(At(name, tree, cfg, "not_delivered_after_s") + "not_delivered_after_s must be at least 60");
+    }
+    s.not_delivered_after = std::chrono::seconds(cfg.not_delivered_after_s());
+  }
   if (cfg.has_retry()) {
     const v1::RetryPolicy& r = cfg.retry();
     const std::string where = At(name, tree, cfg, "retry");

@@ -31,6 +31,7 @@ struct DaemonSettings {
   std::uint32_t peer_burst = 4000;
   std::uint64_t file_bytes_per_second = 0;                          // per attachment fetched; 0: no limit
   std::chrono::seconds file_sweep_every{60};                        // relay copies removed (not configurable)
+  std::chrono::seconds not_delivered_after{86400};                  // no delivered receipt by then: evidence
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{300000};
   double retry_multiplier = 2.0;

@@ -376,8 +376,13 @@ void Node::Flush() {
       for (const Pending& w : work) {
         if (auto r = w.write(); !r) return r;
       }
-      return {};
+      return WriteReceipts(p_.now());
     });
+    receipts_due_.clear();  // written, or rolled back with the messages they were for
+    if (receipts_sealed_) {
+      receipts_sealed_ = false;
+      if (st) ScheduleOutbox(std::chrono::milliseconds(0));
+    }
     if (!st) {
       // Nothing of it is stored, so nothing is acknowledged: every sender tries again.
       log_.Error("archiving " + std::to_string(work.size()) + " items failed: " + st.error().message);
@@ -479,16 +484,26 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     auto receipt = sender ? CheckReceipt(std::string(m->content.begin(), m->content.end()), *sender)
                           : Result<v1::Receipt>(MakeError(sender.error().message));
     if (!receipt) return refuse(receipt.error().message);
-    auto record = std::make_shared<archive::ReceiptRecord>(archive::ReceiptRecord{
-        Bytes(receipt->message_id().begin(), receipt->message_id().end()), m->sender, receipt->kind(), m->content, now});
+    // A relayed receipt is about the recipient it carries for; the others, about their signer.
+    const std::string party = receipt->kind() == "relayed" ? AddressOf(receipt->about()) : m->sender;
+    auto checked = std::make_shared<v1::Receipt>(std::move(receipt).value());
     Defer(
-        [this, m, added, record, now, me]() -> archive::ArchiveStatus {
+        [this, m, added, checked, party, now, me]() -> archive::ArchiveStatus {
           auto r = p_.archive->AddMessage(*m);
           if (!r) return r.error();
           *added = *r;
           if (!*added) return {};
-          if (auto st = p_.archive->AddReceipt(*record); !st) return st;
-          return p_.archive->Audit(now, me, "receipt", ShortId(record->message_id) + " " + record->kind + " by " + record->party);
+          auto evidence = p_.archive->AddEvidence(m->content);
+          if (!evidence) return evidence.error();
+          for (const std::string& id : checked->message_ids()) {
+            if (auto st = p_.archive->AddReceipt({crypto::ToBytes(id), party, checked->kind(), {}, now, *evidence}); !st) {
+              return st;
+            }
+          }
+          return p_.archive->Audit(now, me, "receipt",
+                                   std::to_string(checked->message_ids_size()) + " " + checked->kind() + " (" +
+                                       ShortId(checked->message_ids(0)) + "...) by " + m->sender +
+                                       (checked->kind() == "relayed" ? " for " + party : ""));
         },
         [this, added, back, id_text, me] {
           if (*added) {
@@ -520,22 +535,13 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
         }
         if (auto st = p_.archive->Audit(now, me, "receive", audit + (received->empty() ? "" : " with " +
                                         std::to_string(received->size()) + " attachments")); !st) return st;
-        auto receipt = SealMessage(p_.identity, {reader_party}, p_.trust,
-                                   {{sender_party}, std::string(kReceiptContentType),
-                                    MakeReceipt(p_.identity, reader_party, m->message_id, now), 0, {}},
-                                   now);
-        if (!receipt) {
-          // The sender is no longer a member: the message stays; no receipt can go.
-          log_.Warn("no receipt for " + ShortId(m->message_id) + ": " + receipt.error().message);
-          return {};
-        }
-        return StoreSealed(*p_.archive, *receipt, now);
+        QueueReceipt("delivered", reader_party, &sender_party, nullptr, m->message_id);
+        return {};
       },
       [this, m, added, back, id_text, me] {
         if (*added) {
           ++counters_.received;
           log_.Debug("received " + ShortId(m->message_id) + " from " + m->sender);
-          ScheduleOutbox(std::chrono::milliseconds(0));  // the receipt
         } else {
           ++counters_.duplicates;
         }
@@ -597,13 +603,20 @@ void Node::Relay(const std::string& from, const ReplyTo& back, const std::string
       0, id, recipient, Bytes(envelope.begin(), envelope.end()), now, 0, inspected->header.expires_at()});
   auto queued = std::make_shared<bool>(false);
   const std::string audit = ShortId(id) + " from " + AddressOf(inspected->header.sender()) + " for " + recipient;
+  // The relayed evidence is signed as this node's member of the recipient's network.
+  v1::Party signer = p_.parties.front();
+  for (const v1::Party& mine : p_.parties) {
+    if (mine.network_id() == party->network_id()) signer = mine;
+  }
+  const v1::Party sender_party = inspected->header.sender(), about = *party;
   Defer(
-      [this, entry, queued, audit, now]() -> archive::ArchiveStatus {
+      [this, entry, queued, audit, now, signer, sender_party, about]() -> archive::ArchiveStatus {
         auto r = p_.archive->EnqueueOnce(*entry);
         if (!r) return r.error();
         *queued = *r;
         if (!*queued) return {};
-        return p_.archive->Audit(now, AddressOf(p_.parties.front()), "relay", audit);
+        QueueReceipt("relayed", signer, &sender_party, &about, entry->message_id);
+        return p_.archive->Audit(now, AddressOf(signer), "relay", audit);
       },
       [this, queued, back, id_text, recipient] {
         if (*queued) {
@@ -650,7 +663,14 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
     auto message = std::make_shared<SealedMessage>(std::move(sealed).value());
     // Committed, with its outbox entries, before a byte leaves; sends that arrive together
     // share the transaction.
-    Defer([this, message, now] { return StoreSealed(*p_.archive, *message, now); },
+    Defer(
+        [this, message, now]() -> archive::ArchiveStatus {
+          if (auto st = StoreSealed(*p_.archive, *message, now); !st) return st;
+          if (auto from = PartyOfAddress(message->record.sender)) {
+            QueueReceipt("accepted", *from, nullptr, nullptr, message->record.message_id);
+          }
+          return {};
+        },
           [this, message, done] {
             done->set_value(message->record.message_id);
             ScheduleOutbox(std::chrono::milliseconds(0));
@@ -658,6 +678,91 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
     ScheduleFlush();
   });
   return fut;
+}
+
+void Node::QueueReceipt(const std::string& kind, const v1::Party& signer, const v1::Party* to, const v1::Party* about,
+                        const Bytes& message_id) {
+  receipts_due_[{kind, AddressOf(signer), to ? AddressOf(*to) : "", about ? AddressOf(*about) : ""}].push_back(
+      message_id);
+}
+
+archive::ArchiveStatus Node::WriteReceipts(std::int64_t now) {
+  for (const auto& [key, ids] : receipts_due_) {
+    const auto& [kind, signer_address, to_address, about_address] = key;
+    const auto signer = PartyOfAddress(signer_address), to = PartyOfAddress(to_address),
+               about = PartyOfAddress(about_address);
+    if (!signer) continue;
+    for (std::size_t from = 0; from < ids.size(); from += kMaxReceiptIds) {
+      const std::vector<Bytes> part(ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                    ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), from + kMaxReceiptIds)));
+      const std::string signed_receipt = MakeReceipt(p_.identity, *signer, kind, part, now, about ? &*about : nullptr);
+      if (!to) {
+        // Kept by this node: its own evidence (accepted, not-delivered).
+        auto evidence = p_.archive->AddEvidence(crypto::AsBytes(signed_receipt));
+        if (!evidence) return evidence.error();
+        const std::string party = about ? about_address : signer_address;
+        for (const Bytes& id : part) {
+          if (auto st = p_.archive->AddReceipt({id, party, kind, {}, now, *evidence}); !st) return st;
+        }
+        continue;
+      }
+      auto sealed = SealMessage(p_.identity, {*signer}, p_.trust,
+                                {{*to}, std::string(kReceiptContentType), signed_receipt, 0, {}}, now);
+      if (!sealed) {
+        // The addressee is no longer a member: what was received stays; no receipt can go.
+        log_.Warn("no " + kind + " receipt for " + std::to_string(part.size()) + " messages to " + to_address + ": " +
+                  sealed.error().message);
+        continue;
+      }
+      if (auto st = StoreSealed(*p_.archive, *sealed, now); !st) return st;
+      receipts_sealed_ = true;
+    }
+  }
+  return {};
+}
+
+void Node::CheckUndelivered() {
+  const std::int64_t now = p_.now();
+  const std::int64_t until = now - p_.settings.not_delivered_after.count();
+  auto mark = p_.archive->GetMeta("not_delivered_checked_until");
+  if (!mark) {
+    log_.Error("reading the archive failed: " + mark.error().message);
+    return;
+  }
+  std::int64_t after = 0;
+  for (std::uint8_t b : *mark) after = (after << 8) | b;
+  if (until <= after) return;
+  std::int64_t recorded = 0;
+  auto st = p_.archive->Batch([&]() -> archive::ArchiveStatus {
+    auto owed = p_.archive->Unreceipted(after, until);
+    if (!owed) return owed.error();
+    for (const auto& [id, recipient] : *owed) {
+      auto about = PartyOfAddress(recipient);
+      if (!about) continue;
+      // Signed as this node's member of the recipient's network.
+      v1::Party signer = p_.parties.front();
+      for (const v1::Party& mine : p_.parties) {
+        if (mine.network_id() == about->network_id()) signer = mine;
+      }
+      QueueReceipt("not-delivered", signer, nullptr, &*about, id);
+      if (auto a = p_.archive->Audit(now, AddressOf(signer), "not-delivered", ShortId(id) + " to " + recipient); !a) {
+        return a;
+      }
+      ++recorded;
+    }
+    if (auto w = WriteReceipts(now); !w) return w;
+    const std::string be = Be64(static_cast<std::uint64_t>(until));
+    return p_.archive->PutMeta("not_delivered_checked_until", crypto::AsBytes(be));
+  });
+  receipts_due_.clear();
+  if (!st) {
+    log_.Error("recording not-delivered evidence failed: " + st.error().message);
+    return;
+  }
+  if (recorded > 0) {
+    log_.Warn(std::to_string(recorded) + " message deliveries had no delivered receipt after " +
+              std::to_string(p_.settings.not_delivered_after.count()) + " s: not-delivered evidence recorded");
+  }
 }
 
 void Node::ScheduleFlush() {
@@ -1008,9 +1113,9 @@ void Node::StatusLoop() {
       auto held = p_.archive->InOutbox(id);
       return !held || *held;  // when in doubt, keep it
     });
+    CheckUndelivered();
   }
-  if (p_.status_path.empty()) return;
-  WriteStatus(true);
+  WriteStatus(true);  // when there is a status path
   status_timer_.expires_after(std::chrono::seconds(2));
   status_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) StatusLoop();
@@ -1057,7 +1162,7 @@ void Node::WriteStatus(bool running) {
       {"custody", c.custody}, {"expired", c.expired}, {"refused_by_peer", c.refused_by_peer},
       {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}, {"receipts_in", c.receipts_in},
       {"files_in", c.files_in}, {"file_bytes_in", c.file_bytes_in}, {"files_resumed", c.files_resumed},
-      {"files_active", c.files_active}, {"pieces_served", c.pieces_served}};
+      {"files_active", c.files_active}, {"pieces_served", c.pieces_served}, {"not_delivered", c.not_delivered}};
   for (const auto& [name, value] : values) {
     auto* counter = st.add_counters();
     counter->set_name(name);
@@ -1070,6 +1175,7 @@ void Node::WriteStatus(bool running) {
 }
 
 void Node::TakeFileCounters() {
+  if (auto n = p_.archive->CountReceipts("not-delivered")) counters_.not_delivered = *n;
   counters_.files_in = files_->files_in();
   counters_.file_bytes_in = files_->bytes_in();
   counters_.files_resumed = files_->resumed();

@@ -86,6 +86,7 @@ struct NodeCounters {
   std::int64_t files_resumed = 0;        // transfers that went on from a partial file
   std::int64_t files_active = 0;         // transfers under way now
   std::int64_t pieces_served = 0;        // attachment pieces sent to peers
+  std::int64_t not_delivered = 0;        // not-delivered evidence recorded (messages x recipients)
 };
 
 struct NodeParams {
@@ -193,6 +194,16 @@ class Node {
   // one transaction; what depends on them (custody, counters) runs after the commit.
   void Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after);
   void Flush();
+  // Evidence (§10.4): a write in a batch queues a receipt for a message; at the end of the
+  // batch, in its transaction, one receipt is signed per (kind, signer, addressee, about) for
+  // all the messages it covers. With an addressee it is sealed to it and queued for delivery;
+  // without (accepted, not-delivered), it is kept here.
+  void QueueReceipt(const std::string& kind, const v1::Party& signer, const v1::Party* to, const v1::Party* about,
+                    const crypto::Bytes& message_id);
+  archive::ArchiveStatus WriteReceipts(std::int64_t now);
+  // Records not-delivered evidence for messages with no delivered receipt after
+  // settings.not_delivered_after (§10.4).
+  void CheckUndelivered();
   void OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
                  const std::string& why);
   void PumpOutbox();
@@ -257,6 +268,9 @@ class Node {
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<FileFetcher> files_;
   std::int64_t sweep_at_ = 0;
+  // (kind, signer, addressee or "", about or "") -> message ids, until the batch's end.
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<crypto::Bytes>> receipts_due_;
+  bool receipts_sealed_ = false;  // the last batch queued receipts for delivery
   std::mt19937_64 rng_{std::random_device{}()};
   NodeCounters counters_;
   bool stopping_ = false;

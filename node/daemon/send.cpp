@@ -26,17 +26,18 @@ std::optional<v1::Party> PartyOfAddress(const std::string& address) {
   return p;
 }
 
-std::string MakeReceipt(const crypto::Identity& recipient, const v1::Party& as, const crypto::Bytes& message_id,
-                        std::int64_t at) {
+std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
+                        const std::vector<crypto::Bytes>& message_ids, std::int64_t at, const v1::Party* about) {
   v1::Receipt r;
   r.set_format(1);
-  r.set_message_id(std::string(message_id.begin(), message_id.end()));
-  *r.mutable_recipient() = as;
-  r.set_kind("delivered");
+  *r.mutable_signer() = as;
+  r.set_kind(kind);
   r.set_at(at);
+  for (const crypto::Bytes& id : message_ids) r.add_message_ids(crypto::AsString(id));
+  if (about != nullptr) *r.mutable_about() = *about;
   v1::Signed s;
   s.set_body(r.SerializeAsString());
-  const crypto::Bytes sig = recipient.Sign(crypto::kDomainReceipt, crypto::AsBytes(s.body()));
+  const crypto::Bytes sig = signer.Sign(crypto::kDomainReceipt, crypto::AsBytes(s.body()));
   s.set_signature(std::string(sig.begin(), sig.end()));
   return s.SerializeAsString();
 }
@@ -44,14 +45,17 @@ std::string MakeReceipt(const crypto::Identity& recipient, const v1::Party& as, 
 Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert) {
   v1::Signed s;
   v1::Receipt r;
-  if (signed_receipt.size() > 4096 || !s.ParseFromString(signed_receipt) ||
+  if (signed_receipt.size() > (std::size_t{256} << 10) || !s.ParseFromString(signed_receipt) ||
       !crypto::VerifySignature(crypto::AsBytes(cert.keys().sign_ed25519()), crypto::kDomainReceipt,
                                crypto::AsBytes(s.body()), crypto::AsBytes(s.signature()))) {
     return MakeError("the receipt is not signed by its sender");
   }
-  if (!r.ParseFromString(s.body()) || r.format() != 1 || r.message_id().size() != 32 || r.kind().empty() ||
-      r.kind().size() > 64 || r.recipient().network_id() != cert.network_id() ||
-      r.recipient().member_id() != cert.member_id()) {
+  const bool kind_ok = r.ParseFromString(s.body()) &&
+                       (r.kind() == "relayed" || r.kind() == "delivered" || r.kind() == "read");
+  bool ids_ok = kind_ok && r.message_ids_size() >= 1 && r.message_ids_size() <= kMaxReceiptIds;
+  for (int i = 0; ids_ok && i < r.message_ids_size(); ++i) ids_ok = r.message_ids(i).size() == 32;
+  if (!ids_ok || r.format() != 1 || r.signer().network_id() != cert.network_id() ||
+      r.signer().member_id() != cert.member_id() || (r.kind() == "relayed" && !PartyOfAddress(AddressOf(r.about())))) {
     return MakeError("the receipt is malformed or names someone else");
   }
   return r;

@@ -78,13 +78,17 @@ Result<std::vector<ReceivedFile>> FilesOf(const v1::EnvelopeHeader& header, cons
 std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto::TrustStore& trust,
                                      const crypto::Identity& identity);
 
-// Receipts: what a recipient sends back, sealed to the sender, once it has archived a
-// message. The envelope's content is a Signed Receipt (proto/envelope.proto).
+// Receipts (evidence, proto/envelope.proto Receipt): a Signed Receipt by the node that took a
+// step, covering up to kMaxReceiptIds messages. Those for the messages' sender travel in an
+// envelope of this content type.
 inline constexpr std::string_view kReceiptContentType = "application/vnd.comity.receipt";
-std::string MakeReceipt(const crypto::Identity& recipient, const v1::Party& as, const crypto::Bytes& message_id,
-                        std::int64_t at);
-// Checks a receipt that came in an envelope from `from` (whose certificate is `cert`): signed
-// by that member's key, naming that member. Returns the receipt.
+inline constexpr int kMaxReceiptIds = 4096;
+std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
+                        const std::vector<crypto::Bytes>& message_ids, std::int64_t at,
+                        const v1::Party* about = nullptr);
+// Checks a receipt that came in an envelope from the member whose certificate is `cert`:
+// signed by that member's key, naming that member as signer, of a kind a peer sends
+// (relayed, delivered, read), with 1 to kMaxReceiptIds ids of 32 bytes. Returns the receipt.
 Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert);
 
 // "MEMBER@NETWORK" and back; nullopt when not of that form.

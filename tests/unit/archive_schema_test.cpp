@@ -82,7 +82,16 @@ ArchiveStatus WriteV1Rows(Archive& a, int version) {
     if (auto st = InsertMessageRaw(a, V1Message(), version); !st) return st;
     if (auto st = a.RecordRoster("net-a", 1, ToBytes("signed roster"), kT0); !st) return st;
     if (auto st = a.Enqueue({0, IdOf("m-v1"), "bob@x", ToBytes("env"), kT0, 0, 0}); !st) return st;
-    if (auto st = a.AddReceipt(Receipt(IdOf("m-v1"), "bob@x", "delivered", kT0 + 11)); !st) return st;
+    // As versions 1 to 5 stored a receipt: its signed receipt in the row (no evidence_id).
+    const ReceiptRecord r = Receipt(IdOf("m-v1"), "bob@x", "delivered", kT0 + 11);
+    auto receipt = a.db().Prepare(
+        "INSERT INTO receipts (message_id, party, kind, signed_receipt, received_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!receipt) return receipt.error();
+    if (auto st = (*receipt)->Reset().BindBlob(1, r.message_id).Bind(2, r.party).Bind(3, r.kind)
+                      .BindBlob(4, r.signed_receipt).Bind(5, r.received_at).Run();
+        !st) {
+      return st;
+    }
     return a.Audit(kT0 + 10, "clerk", "receive", "m-v1 at version " + std::to_string(version));
   });
 }
@@ -196,7 +205,9 @@ void ExpectMigratedRows(Archive& a, int written_up_to) {
   EXPECT_EQ(due->size(), 1u);
   auto receipts = a.Receipts(IdOf("m-v1"));
   ASSERT_TRUE(Ok(receipts));
-  EXPECT_EQ(receipts->size(), 1u);
+  ASSERT_EQ(receipts->size(), 1u);
+  // A receipt row from before version 6 keeps its signed receipt in the row itself.
+  EXPECT_EQ((*receipts)[0].signed_receipt, Receipt(IdOf("m-v1"), "bob@x", "delivered", kT0 + 11).signed_receipt);
 
   auto quokka = a.Search("quokka", 10);
   ASSERT_TRUE(Ok(quokka));
@@ -277,7 +288,7 @@ TEST_F(ArchiveSchemaTest, NewDatabaseIsAtTheNewestVersion) {
   auto a = OpenAt(kSchemaVersion);
   ASSERT_TRUE(Ok(a));
   EXPECT_EQ((*a)->schema_version(), kSchemaVersion);
-  EXPECT_EQ(kSchemaVersion, 5);
+  EXPECT_EQ(kSchemaVersion, 6);
 }
 
 TEST_F(ArchiveSchemaTest, EachVersionOpensAtThatVersion) {
@@ -339,10 +350,10 @@ TEST_P(ArchiveMigrationTest, RowsSurviveAndBecomeSearchable) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, ArchiveMigrationTest,
-                         ::testing::Values(MigrationPath{"From1", {1, 5}}, MigrationPath{"From2", {2, 5}},
-                                           MigrationPath{"From3", {3, 5}}, MigrationPath{"From4", {2, 4, 5}},
-                                           MigrationPath{"From1Via2", {1, 2, 5}},
-                                           MigrationPath{"From1Via2Via3Via4", {1, 2, 3, 4, 5}}),
+                         ::testing::Values(MigrationPath{"From1", {1, 6}}, MigrationPath{"From2", {2, 6}},
+                                           MigrationPath{"From3", {3, 6}}, MigrationPath{"From4", {2, 4, 6}},
+                                           MigrationPath{"From5", {2, 5, 6}}, MigrationPath{"From1Via2", {1, 2, 6}},
+                                           MigrationPath{"From1Via2Via3Via4Via5", {1, 2, 3, 4, 5, 6}}),
                          [](const ::testing::TestParamInfo<MigrationPath>& info) {
                            return std::string(info.param.name);
                          });

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <set>
+
 #include "tests/unit/daemon_test_support.h"
 
 namespace comity::node {
@@ -45,15 +48,26 @@ TEST_F(DaemonNodeTest, DirectDeliveryIsArchivedAtBothEndsAndAcknowledged) {
     EXPECT_EQ((*m)->direction, "out");
     auto receipts = a.Receipts(*id);
     ASSERT_TRUE(receipts.ok());
-    ASSERT_EQ(receipts->size(), 1u);
-    EXPECT_EQ((*receipts)[0].party, "FR-MJ@ejn");
-    EXPECT_EQ((*receipts)[0].kind, "delivered");
-    v1::Signed signed_receipt;
-    ASSERT_TRUE(signed_receipt.ParseFromArray((*receipts)[0].signed_receipt.data(),
-                                              static_cast<int>((*receipts)[0].signed_receipt.size())));
-    EXPECT_TRUE(crypto::VerifySignature(crypto::AsBytes(net_.member("FR-MJ").certificate.keys().sign_ed25519()),
-                                        crypto::kDomainReceipt, crypto::AsBytes(signed_receipt.body()),
-                                        crypto::AsBytes(signed_receipt.signature())));
+    // Its own node's evidence that it accepted the message, then FR-MJ's that it received it.
+    ASSERT_EQ(receipts->size(), 2u);
+    const std::pair<const char*, const char*> expected[] = {{"ES-MJ@ejn", "accepted"}, {"FR-MJ@ejn", "delivered"}};
+    for (std::size_t i = 0; i < 2; ++i) {
+      const archive::ReceiptRecord& r = (*receipts)[i];
+      EXPECT_EQ(r.party, expected[i].first);
+      EXPECT_EQ(r.kind, expected[i].second);
+      v1::Signed signed_receipt;
+      v1::Receipt body;
+      ASSERT_TRUE(signed_receipt.ParseFromArray(r.signed_receipt.data(), static_cast<int>(r.signed_receipt.size())));
+      ASSERT_TRUE(body.ParseFromString(signed_receipt.body()));
+      EXPECT_EQ(body.kind(), r.kind);
+      ASSERT_EQ(body.message_ids_size(), 1);
+      EXPECT_EQ(crypto::ToBytes(body.message_ids(0)), *id);
+      const std::string signer = i == 0 ? "ES-MJ" : "FR-MJ";
+      EXPECT_EQ(body.signer().member_id(), signer);
+      EXPECT_TRUE(crypto::VerifySignature(crypto::AsBytes(net_.member(signer).certificate.keys().sign_ed25519()),
+                                          crypto::kDomainReceipt, crypto::AsBytes(signed_receipt.body()),
+                                          crypto::AsBytes(signed_receipt.signature())));
+    }
     auto log = a.AuditTail(10);
     ASSERT_TRUE(log.ok());
     std::vector<std::string> actions;
@@ -105,7 +119,7 @@ TEST_F(DaemonNodeTest, AReceiptSignedBySomeoneElseIsRefused) {
   auto it = MemberLink(ctx, "ES-MJ", "IT-MG");
   // IT-MG forwards a receipt FR-MJ signed, as if it were its own.
   const crypto::Bytes some_id(32, 7);
-  const std::string fr_receipt = MakeReceipt(net_.member("FR-MJ").identity, Party("FR-MJ"), some_id, kNow);
+  const std::string fr_receipt = MakeReceipt(net_.member("FR-MJ").identity, Party("FR-MJ"), "delivered", {some_id}, kNow);
   crypto::SealOptions o;
   o.created_at = kNow;
   o.content_type = std::string(kReceiptContentType);
@@ -118,14 +132,108 @@ TEST_F(DaemonNodeTest, AReceiptSignedBySomeoneElseIsRefused) {
   EXPECT_EQ(reply[4], "the receipt is not signed by its sender");
   // Signed by IT-MG but naming FR-MJ: refused too.
   v1::Signed relabelled;
-  ASSERT_TRUE(relabelled.ParseFromString(MakeReceipt(net_.member("IT-MG").identity, Party("FR-MJ"), some_id, kNow)));
+  ASSERT_TRUE(relabelled.ParseFromString(MakeReceipt(net_.member("IT-MG").identity, Party("FR-MJ"), "delivered", {some_id}, kNow)));
   auto env2 = crypto::Seal(net_.member("IT-MG").identity, Party("IT-MG"), {crypto::RecipientOf(net_.member("ES-MJ").certificate)},
                            o, crypto::AsBytes(relabelled.SerializeAsString()));
   ASSERT_TRUE(env2.ok());
   reply = Exchange(it, std::string(env2->begin(), env2->end()));
   ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[4], "the receipt is malformed or names someone else");
+  // Signed by IT-MG as itself, but of a kind no peer sends (only the sender's node signs
+  // accepted and not-delivered evidence): refused too.
+  for (const char* kind : {"accepted", "not-delivered", ""}) {
+    auto env3 = crypto::Seal(net_.member("IT-MG").identity, Party("IT-MG"),
+                             {crypto::RecipientOf(net_.member("ES-MJ").certificate)}, o,
+                             crypto::AsBytes(MakeReceipt(net_.member("IT-MG").identity, Party("IT-MG"), kind, {some_id}, kNow)));
+    ASSERT_TRUE(env3.ok());
+    reply = Exchange(it, std::string(env3->begin(), env3->end()));
+    ASSERT_EQ(reply.size(), 5u) << kind;
+    EXPECT_EQ(reply[4], "the receipt is malformed or names someone else") << kind;
+  }
   EXPECT_EQ((*es)->Counters().receipts_in, 0);
+}
+
+TEST_F(DaemonNodeTest, OneSignedReceiptCoversManyMessages) {
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  constexpr int kCount = 300;
+  std::vector<std::future<Result<crypto::Bytes>>> sends;
+  for (int i = 0; i < kCount; ++i) sends.push_back((*es)->Send({Party("FR-MJ")}, "text/plain", "note " + std::to_string(i)));
+  std::vector<crypto::Bytes> ids;
+  for (auto& f : sends) {
+    auto id = f.get();
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    ids.push_back(*id);
+  }
+  auto delivered = [&] {
+    int n = 0;
+    (*es)->WithArchive([&](archive::Archive& a) {
+      for (const crypto::Bytes& id : ids) {
+        auto r = a.Receipts(id);
+        if (!r) continue;
+        for (const auto& rec : *r) n += rec.kind == "delivered" && rec.party == "FR-MJ@ejn";
+      }
+    });
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return delivered() == kCount; })) << delivered() << " of " << kCount;
+  // Received in batches, receipted per batch: fewer signed receipts than messages.
+  const std::int64_t envelopes = (*es)->Counters().receipts_in;
+  EXPECT_GE(envelopes, 1);
+  EXPECT_LT(envelopes, kCount / 2) << "a receipt per message";
+  // Each covers its messages and verifies; every message's row points at one of them.
+  (*es)->WithArchive([&](archive::Archive& a) {
+    std::set<std::string> distinct;
+    int covered = 0;
+    for (const crypto::Bytes& id : ids) {
+      auto r = a.Receipts(id);
+      ASSERT_TRUE(r.ok());
+      for (const auto& rec : *r) {
+        if (rec.kind != "delivered") continue;
+        v1::Signed signed_receipt;
+        v1::Receipt body;
+        ASSERT_TRUE(signed_receipt.ParseFromArray(rec.signed_receipt.data(), static_cast<int>(rec.signed_receipt.size())));
+        ASSERT_TRUE(body.ParseFromString(signed_receipt.body()));
+        bool listed = false;
+        for (const std::string& m : body.message_ids()) listed |= crypto::ToBytes(m) == id;
+        EXPECT_TRUE(listed);
+        if (distinct.insert(signed_receipt.signature()).second) covered += body.message_ids_size();
+      }
+    }
+    EXPECT_EQ(static_cast<std::int64_t>(distinct.size()), envelopes);
+    EXPECT_EQ(covered, kCount);
+  });
+}
+
+TEST_F(DaemonNodeTest, NoDeliveredReceiptInTimeIsRecordedAndALateOneStillCounts) {
+  DaemonSettings s = Settings("ES-MJ");
+  s.not_delivered_after = std::chrono::seconds(2);
+  s.file_sweep_every = std::chrono::seconds(1);
+  auto es = Start("ES-MJ", s);
+  ASSERT_TRUE(es);
+  // IT-MG is down.
+  auto id = (*es)->Send({Party("IT-MG")}, "text/plain", "urgent: freezing order").get();
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().not_delivered == 1; }, std::chrono::seconds(12)));
+  auto kinds = [&] {
+    std::vector<std::string> out;
+    (*es)->WithArchive([&](archive::Archive& a) {
+      auto r = a.Receipts(*id);
+      if (!r) return;
+      for (const auto& rec : *r) out.push_back(rec.kind + " " + rec.party);
+    });
+    return out;
+  };
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"accepted ES-MJ@ejn", "not-delivered IT-MG@ejn"}));
+  // It comes up: the message goes, and the late receipt is recorded after the evidence.
+  auto it = Start("IT-MG");
+  ASSERT_TRUE(it);
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; }, std::chrono::seconds(15)));
+  EXPECT_EQ(kinds(), (std::vector<std::string>{"accepted ES-MJ@ejn", "not-delivered IT-MG@ejn", "delivered IT-MG@ejn"}));
+  // Recorded once, not at every check.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ((*es)->Counters().not_delivered, 1);
 }
 
 // More than a window (512) of envelopes lost on the way: the retries of those in flight must
@@ -264,20 +372,35 @@ TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
   ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; })) << "the relay took no custody";
   EXPECT_EQ((*es)->Counters().outbox, 0);
   EXPECT_EQ((*relay)->Counters().relayed, 1);
-  EXPECT_EQ((*relay)->Counters().outbox, 1);
+  // The relay signs that it took the message for PT-PGR, and sends that evidence back.
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; })) << "no relayed receipt";
+  EXPECT_EQ((*relay)->Counters().outbox, 1) << "the envelope for PT-PGR, held";
+  (*es)->WithArchive([&](archive::Archive& a) {
+    auto receipts = a.Receipts(*id);
+    ASSERT_TRUE(receipts.ok());
+    ASSERT_EQ(receipts->size(), 2u);
+    EXPECT_EQ((*receipts)[1].kind, "relayed");
+    EXPECT_EQ((*receipts)[1].party, "PT-PGR@ejn");
+    v1::Signed signed_receipt;
+    v1::Receipt body;
+    ASSERT_TRUE(signed_receipt.ParseFromArray((*receipts)[1].signed_receipt.data(),
+                                              static_cast<int>((*receipts)[1].signed_receipt.size())));
+    ASSERT_TRUE(body.ParseFromString(signed_receipt.body()));
+    EXPECT_EQ(body.signer().member_id(), "RELAY-1");
+    EXPECT_EQ(body.about().member_id(), "PT-PGR");
+  });
   auto pt = Start("PT-PGR", pt_settings);
   ASSERT_TRUE(pt);
-  ASSERT_TRUE(WaitFor([&] { return (*relay)->Counters().custody == 1; })) << "PT-PGR took no custody from the relay";
-  EXPECT_EQ((*relay)->Counters().outbox, 0);
-  EXPECT_EQ(Messages(*pt), 1);
+  ASSERT_TRUE(WaitFor([&] { return Messages(*pt) == 1 && (*relay)->Counters().outbox == 0; }))
+      << "PT-PGR took no custody from the relay";
   EXPECT_EQ(Messages(*relay), 0) << "a relay stores ciphertext for others, never their messages";
   (*relay)->WithArchive([&](archive::Archive& a) {
-    auto count = a.MessageCount();
-    ASSERT_TRUE(count.ok());
-    EXPECT_EQ(*count, 0);
+    auto m = a.GetMessage(*id);
+    ASSERT_TRUE(m.ok());
+    EXPECT_FALSE(m->has_value());
   });
   // PT-PGR's receipt reaches ES-MJ (PT-PGR dials out to it).
-  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; })) << "no receipt from PT-PGR";
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 2; })) << "no receipt from PT-PGR";
   (*pt)->WithArchive([&](archive::Archive& a) {
     auto m = a.GetMessage(*id);
     ASSERT_TRUE(m.ok() && m->has_value());
