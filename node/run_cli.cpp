@@ -17,6 +17,7 @@
 #include "node/daemon/config.h"
 #include "node/daemon/node.h"
 #include "node/daemon/send.h"
+#include "node/status_text.h"
 
 namespace comity::node {
 namespace {
@@ -69,6 +70,7 @@ CmdStatus CmdRun(const Args& args) {
   NodeParams params(home->config().member_id(), std::move(node_keys->identity), std::move(node_keys->memberships),
                     std::move(node_keys->trust), std::move(archive).value(), std::move(settings).value());
   params.status_path = home->PathOf("status.pb");
+  params.api_socket_path = home->PathOf("comity.sock");
   params.on_trust_changed = [dir](const crypto::TrustStore& t) -> Status<> {
     // A roster learnt from a peer outlives the run.
     auto h = Home::Open(dir);
@@ -115,26 +117,9 @@ Result<std::vector<v1::Party>, CmdError> Recipients(const std::string& list, con
   std::stringstream in(list);
   while (std::getline(in, item, ',')) {
     if (item.empty()) continue;
-    if (auto p = PartyOfAddress(item)) {
-      out.push_back(*p);
-      continue;
-    }
-    std::vector<v1::Party> found;
-    for (const v1::Party& m : mine) {
-      const crypto::TrustedNetworkView* net = trust.network(m.network_id());
-      if (net && net->roster && net->roster->members.count(item) != 0) {
-        v1::Party p;
-        p.set_network_id(m.network_id());
-        p.set_member_id(item);
-        found.push_back(p);
-      }
-    }
-    if (found.size() != 1) {
-      return CmdError(Fail("--to '" + crypto::EscapeForDisplay(item) + "' " +
-                           (found.empty() ? "is no member of this node's networks"
-                                          : "is in several networks: write MEMBER@NETWORK")));
-    }
-    out.push_back(found.front());
+    auto p = ResolveParty(item, trust, mine);
+    if (!p) return CmdError(Fail("--to " + p.error().message));
+    out.push_back(*p);
   }
   if (out.empty()) return CmdError(Fail("--to names no recipient"));
   return out;
@@ -205,14 +190,6 @@ CmdStatus CmdSend(const Args& args) {
   return {};
 }
 
-std::string Ago(std::int64_t then, std::int64_t now) {
-  if (then <= 0) return "never";
-  const std::int64_t d = std::max<std::int64_t>(0, now - then);
-  if (d < 120) return std::to_string(d) + " s ago";
-  if (d < 7200) return std::to_string(d / 60) + " min ago";
-  return std::to_string(d / 3600) + " h ago";
-}
-
 // Exit 0 when the daemon runs, 3 when it does not (what the status file says, and whether its
 // process is alive).
 CmdStatus CmdStatus_(const Args& args) {
@@ -236,28 +213,7 @@ CmdStatus CmdStatus_(const Args& args) {
     std::cout << "Not running; last status of " << Ago(st.written_at(), now)
               << " (start it with comityd run --home " << home->dir() << ")\n";
   }
-  std::string line;
-  for (const auto& m : st.memberships()) line += (line.empty() ? "" : ", ") + m;
-  std::cout << "Memberships: " << line << "\n";
-  line.clear();
-  for (const auto& e : st.listening()) line += (line.empty() ? "" : ", ") + e;
-  std::cout << "Listening:   " << (line.empty() ? "no (outbound only)" : line) << "\n";
-  line.clear();
-  for (const auto& n : st.networks()) line += (line.empty() ? "" : ", ") + n.network_id() + " v" + std::to_string(n.version());
-  std::cout << "Rosters:     " << line << "\n";
-  std::cout << "Peers:\n";
-  if (st.peers().empty()) std::cout << "  none yet\n";
-  for (const auto& p : st.peers()) {
-    std::string link = p.dialled() && p.linked_in() ? "both ways" : p.dialled() ? "dialled" : p.linked_in() ? "linked in" : "none";
-    char row[256];
-    std::snprintf(row, sizeof row, "  %-28s link %-10s last seen %-12s outbox %lld (relayed %lld)\n",
-                  crypto::EscapeForDisplay(p.member()).c_str(), link.c_str(), Ago(p.last_seen(), now).c_str(),
-                  static_cast<long long>(p.outbox()), static_cast<long long>(p.relayed()));
-    std::cout << row;
-  }
-  line.clear();
-  for (const auto& c : st.counters()) line += (line.empty() ? "" : ", ") + c.name() + " " + std::to_string(c.value());
-  std::cout << "Counters:    " << line << "\n";
+  PrintStatus(st, now, std::cout);
   if (!alive) return CmdError("", 3);
   return {};
 }

@@ -89,6 +89,8 @@ Node::Node(NodeParams params)
 }
 
 Node::~Node() {
+  api_.reset();
+  pings_.clear();
   files_.reset();
   links_.clear();
   router_reader_.reset();
@@ -112,6 +114,12 @@ Status<> Node::Bind() {
   zap_.bind(kZapEndpoint);
   zap_reader_ = std::make_unique<ZmqReader>(io_, zap_, [this](auto& f) { OnZap(f); });
   zap_reader_->Drain();
+  if (!p_.api_socket_path.empty()) {
+    api_ = std::make_unique<ApiServer>(
+        io_, p_.api_socket_path, [this](const v1::ApiRequest& r, ApiServer::Reply reply) { OnApi(r, std::move(reply)); },
+        log_);
+    if (auto st = api_->Start(); !st) return st;
+  }
   if (p_.settings.listen.empty()) return {};
   router_ = std::make_unique<zmq::socket_t>(zmq_, zmq::socket_type::router);
   const std::string secret(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
@@ -170,6 +178,8 @@ void Node::Stop() {
     hello_timer_.cancel();
     status_timer_.cancel();
     files_->Stop();
+    if (api_) api_->Stop();
+    for (auto& [id, ping] : pings_) ping->timer->cancel();
     if (signals_) signals_->cancel();
     // Nothing is half-written: every archive write is one committed batch, and what peers
     // have not taken custody of stays in the outbox for the next run.
@@ -505,9 +515,10 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
                                        ShortId(checked->message_ids(0)) + "...) by " + m->sender +
                                        (checked->kind() == "relayed" ? " for " + party : ""));
         },
-        [this, added, back, id_text, me] {
+        [this, added, back, id_text, me, checked, m] {
           if (*added) {
             ++counters_.receipts_in;
+            for (const std::string& id : checked->message_ids()) PingStep(id, checked->kind(), m->sender);
           } else {
             ++counters_.duplicates;
           }
@@ -648,36 +659,41 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
   }
   boost::asio::post(io_, [this, done, to = std::move(to), content_type = std::move(content_type),
                           content = std::move(content), expires_at, prepared] {
-    const std::int64_t now = p_.now();
-    for (OutgoingFile& f : *prepared) {
-      if (auto st = ReuseStored(*p_.archive, f); !st) {
-        done->set_value(MakeError("reading the archive failed: " + st.error().message));
-        return;
-      }
-    }
-    auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, {to, content_type, content, expires_at, *prepared}, now);
-    if (!sealed) {
-      done->set_value(sealed.error());
-      return;
-    }
-    auto message = std::make_shared<SealedMessage>(std::move(sealed).value());
-    // Committed, with its outbox entries, before a byte leaves; sends that arrive together
-    // share the transaction.
-    Defer(
-        [this, message, now]() -> archive::ArchiveStatus {
-          if (auto st = StoreSealed(*p_.archive, *message, now); !st) return st;
-          if (auto from = PartyOfAddress(message->record.sender)) {
-            QueueReceipt("accepted", *from, nullptr, nullptr, message->record.message_id);
-          }
-          return {};
-        },
-          [this, message, done] {
-            done->set_value(message->record.message_id);
-            ScheduleOutbox(std::chrono::milliseconds(0));
-          });
-    ScheduleFlush();
+    Queue({std::move(to), content_type, content, expires_at, std::move(*prepared)},
+          [done](Result<Bytes> id) { done->set_value(std::move(id)); });
   });
   return fut;
+}
+
+void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done) {
+  const std::int64_t now = p_.now();
+  for (OutgoingFile& f : message.files) {
+    if (auto st = ReuseStored(*p_.archive, f); !st) {
+      done(MakeError("reading the archive failed: " + st.error().message));
+      return;
+    }
+  }
+  auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, message, now);
+  if (!sealed) {
+    done(sealed.error());
+    return;
+  }
+  auto stored = std::make_shared<SealedMessage>(std::move(sealed).value());
+  // Committed, with its outbox entries, before a byte leaves; sends that arrive together
+  // share the transaction.
+  Defer(
+      [this, stored, now]() -> archive::ArchiveStatus {
+        if (auto st = StoreSealed(*p_.archive, *stored, now); !st) return st;
+        if (auto from = PartyOfAddress(stored->record.sender)) {
+          QueueReceipt("accepted", *from, nullptr, nullptr, stored->record.message_id);
+        }
+        return {};
+      },
+      [this, stored, done] {
+        done(stored->record.message_id);
+        ScheduleOutbox(std::chrono::milliseconds(0));
+      });
+  ScheduleFlush();
 }
 
 void Node::QueueReceipt(const std::string& kind, const v1::Party& signer, const v1::Party* to, const v1::Party* about,
@@ -975,13 +991,14 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
         if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
         return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered", detail);
       },
-      [this, refused, hop, message_id, recipient, why] {
+      [this, refused, hop, message_id, recipient, why, peer] {
         if (refused) {
           ++counters_.refused_by_peer;
           log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));
         } else {
           ++counters_.custody;
           if (on_delivered_) on_delivered_(message_id, recipient);
+          PingStep(message_id, "custody", peer);
         }
       });
 }
@@ -1124,6 +1141,14 @@ void Node::StatusLoop() {
 
 void Node::WriteStatus(bool running) {
   if (p_.status_path.empty()) return;
+  const v1::NodeStatus st = BuildStatus(running);
+  if (auto w = WriteFileAtomic(p_.status_path, st.SerializeAsString(), 0600); !w) {
+    std::int64_t held = 0;
+    if (log_.Allow("status", std::chrono::seconds(60), &held)) log_.Warn("writing the status failed: " + w.error().message);
+  }
+}
+
+v1::NodeStatus Node::BuildStatus(bool running) {
   v1::NodeStatus st;
   st.set_format(1);
   st.set_written_at(p_.now());
@@ -1168,10 +1193,74 @@ void Node::WriteStatus(bool running) {
     counter->set_name(name);
     counter->set_value(value);
   }
-  if (auto w = WriteFileAtomic(p_.status_path, st.SerializeAsString(), 0600); !w) {
-    std::int64_t held = 0;
-    if (log_.Allow("status", std::chrono::seconds(60), &held)) log_.Warn("writing the status failed: " + w.error().message);
+  return st;
+}
+
+// ---- local API ------------------------------------------------------------------------------
+
+void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
+  v1::ApiResponse response;
+  switch (request.request_case()) {
+    case v1::ApiRequest::kStatus:
+      *response.mutable_status() = BuildStatus(!stopping_);
+      return reply(std::move(response));
+    case v1::ApiRequest::kPing:
+      return StartPing(request.ping(), std::move(reply));
+    default:
+      response.set_error("unknown request");
+      return reply(std::move(response));
   }
+}
+
+void Node::StartPing(const v1::PingRequest& ping, ApiServer::Reply reply) {
+  auto to = ResolveParty(ping.to(), p_.trust, p_.parties);
+  if (!to) {
+    v1::ApiResponse r;
+    r.set_error("ping: " + to.error().message);
+    return reply(std::move(r));
+  }
+  auto wait = std::make_shared<PingWait>();
+  wait->start = std::chrono::steady_clock::now();
+  wait->reply = std::move(reply);
+  wait->response.set_to(AddressOf(*to));
+  const auto timeout = std::chrono::milliseconds(ping.timeout_ms() == 0 ? 10000 : std::min(ping.timeout_ms(), 120000u));
+  Queue({{*to}, std::string(kPingContentType), "", 0, {}}, [this, wait, timeout](Result<Bytes> id) {
+    if (!id) {
+      v1::ApiResponse r;
+      r.set_error("ping: " + id.error().message);
+      return wait->reply(std::move(r));
+    }
+    const std::string key(id->begin(), id->end());
+    wait->response.set_message_id(key);
+    wait->timer = std::make_unique<boost::asio::steady_timer>(io_, timeout);
+    wait->timer->async_wait([this, key](const boost::system::error_code& ec) {
+      if (!ec) FinishPing(key, false);
+    });
+    pings_[key] = wait;
+    PingStep(key, "accepted", AddressOf(p_.parties.front()));
+  });
+}
+
+void Node::PingStep(const std::string& message_id, const std::string& kind, const std::string& by) {
+  auto it = pings_.find(message_id);
+  if (it == pings_.end()) return;
+  v1::PingStep* step = it->second->response.add_steps();
+  step->set_kind(kind);
+  step->set_by(by);
+  step->set_after_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second->start).count());
+  if (kind == "delivered") FinishPing(message_id, true);
+}
+
+void Node::FinishPing(const std::string& message_id, bool delivered) {
+  auto it = pings_.find(message_id);
+  if (it == pings_.end()) return;
+  std::shared_ptr<PingWait> wait = it->second;
+  pings_.erase(it);
+  wait->timer->cancel();
+  wait->response.set_delivered(delivered);
+  v1::ApiResponse r;
+  *r.mutable_ping() = std::move(wait->response);
+  wait->reply(std::move(r));
 }
 
 void Node::TakeFileCounters() {

@@ -52,7 +52,9 @@
 #include "crypto/result.h"
 #include "crypto/trust.h"
 #include "node/archive/archive.h"
+#include "node/daemon/api.h"
 #include "node/daemon/config.h"
+#include "node/daemon/send.h"
 #include "node/daemon/log.h"
 #include "node/daemon/transfer.h"
 #include "node/daemon/zmq_asio.h"
@@ -105,6 +107,8 @@ struct NodeParams {
   Logger::Sink log_sink;                 // empty: stderr
   // Where the node writes its status (proto NodeStatus) every 2 s and at stop; empty: nowhere.
   std::string status_path;
+  // The local API's Unix socket (HOME/comity.sock); empty: no local API.
+  std::string api_socket_path;
   // Called on the node's thread after a peer's roster changed the trust store (to save it);
   // a failure is logged.
   std::function<Status<>(const crypto::TrustStore&)> on_trust_changed;
@@ -180,6 +184,8 @@ class Node {
     v1::EnvelopeHeader header;
   };
   std::optional<Peeked> Peek(const std::string& envelope);
+  // Seals and queues on the node's thread; `done` gets the id once it is committed.
+  void Queue(Outgoing message, std::function<void(Result<crypto::Bytes>)> done);
   void Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope);
   void Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope);
   // Whether every file of an envelope is here; if not, fetches the first missing one from
@@ -223,7 +229,13 @@ class Node {
   void OnRoster(const std::string& peer, const std::string& payload);
   void TrustChanged();
   void Hello();
+  v1::NodeStatus BuildStatus(bool running);
   void WriteStatus(bool running);
+  // The local API (proto/api.proto).
+  void OnApi(const v1::ApiRequest& request, ApiServer::Reply reply);
+  void StartPing(const v1::PingRequest& ping, ApiServer::Reply reply);
+  void PingStep(const std::string& message_id, const std::string& kind, const std::string& by);
+  void FinishPing(const std::string& message_id, bool delivered);
   void TakeFileCounters();
   void StatusLoop();
 
@@ -267,6 +279,14 @@ class Node {
   std::map<std::string, Bucket> buckets_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::unique_ptr<FileFetcher> files_;
+  std::unique_ptr<ApiServer> api_;
+  struct PingWait {
+    v1::PingResponse response;
+    std::chrono::steady_clock::time_point start;
+    ApiServer::Reply reply;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<std::string, std::shared_ptr<PingWait>> pings_;  // by message id
   std::int64_t sweep_at_ = 0;
   // (kind, signer, addressee or "", about or "") -> message ids, until the batch's end.
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<crypto::Bytes>> receipts_due_;

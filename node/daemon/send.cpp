@@ -26,6 +26,26 @@ std::optional<v1::Party> PartyOfAddress(const std::string& address) {
   return p;
 }
 
+Result<v1::Party> ResolveParty(const std::string& item, const crypto::TrustStore& trust,
+                               const std::vector<v1::Party>& mine) {
+  if (auto p = PartyOfAddress(item)) return *p;
+  std::vector<v1::Party> found;
+  for (const v1::Party& m : mine) {
+    const crypto::TrustedNetworkView* net = trust.network(m.network_id());
+    if (net && net->roster && net->roster->members.count(item) != 0) {
+      v1::Party p;
+      p.set_network_id(m.network_id());
+      p.set_member_id(item);
+      found.push_back(p);
+    }
+  }
+  if (found.size() != 1) {
+    return MakeError("'" + crypto::EscapeForDisplay(item) + "' " +
+                     (found.empty() ? "is no member of this node's networks" : "is in several networks: write MEMBER@NETWORK"));
+  }
+  return found.front();
+}
+
 std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
                         const std::vector<crypto::Bytes>& message_ids, std::int64_t at, const v1::Party* about) {
   v1::Receipt r;

@@ -83,6 +83,8 @@ std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto:
 // envelope of this content type.
 inline constexpr std::string_view kReceiptContentType = "application/vnd.comity.receipt";
 inline constexpr int kMaxReceiptIds = 4096;
+// A content-free test envelope (comity ping): delivered and receipted like any other.
+inline constexpr std::string_view kPingContentType = "application/vnd.comity.ping";
 std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
                         const std::vector<crypto::Bytes>& message_ids, std::int64_t at,
                         const v1::Party* about = nullptr);
@@ -90,6 +92,11 @@ std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, con
 // signed by that member's key, naming that member as signer, of a kind a peer sends
 // (relayed, delivered, read), with 1 to kMaxReceiptIds ids of 32 bytes. Returns the receipt.
 Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert);
+
+// A recipient as people write it: MEMBER@NETWORK, or a bare MEMBER found in exactly one of
+// the networks of `mine`.
+Result<v1::Party> ResolveParty(const std::string& item, const crypto::TrustStore& trust,
+                               const std::vector<v1::Party>& mine);
 
 // "MEMBER@NETWORK" and back; nullopt when not of that form.
 std::string AddressOf(const v1::Party& party);

@@ -3,12 +3,16 @@
 # cycle: the line it logs when it runs, a clean exit on SIGTERM and SIGINT, a reload on SIGHUP,
 # and its refusals: a bad configuration (before any passphrase is asked for), a port already
 # taken, a node in no roster, a wrong passphrase. Every refusal is one line on stderr with its
-# exit code; after a stop the node's archive verifies as intact.
-# Usage: daemon_run_test.sh PATH_TO_COMITYD
+# exit code; after a stop the node's archive verifies as intact. With the client `comity`
+# beside it, its local API too: status (text and JSON), ping along the real path, refusals,
+# the socket's mode, and "not running" (exit 3).
+# Usage: daemon_run_test.sh PATH_TO_COMITYD [PATH_TO_COMITY]
 set -uo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 COMITYD=$(realpath "${1:?usage: daemon_run_test.sh PATH_TO_COMITYD}")
 [ -x "$COMITYD" ] || { echo "daemon_run_test: no comityd at $COMITYD" >&2; exit 1; }
+COMITY=$(realpath "${2:-$(dirname "$COMITYD")/comity}")
+[ -x "$COMITY" ] || { echo "daemon_run_test: no comity at $COMITY" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/comity-run-test.XXXXXX)
 daemons=()  # every comityd run started in the background: none outlives the script
 trap 'for p in "${daemons[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
@@ -104,7 +108,44 @@ if gone "$pid"; then bad "A-ONE-CENTRAL-AUTHORITY exited after SIGHUP: $(cat a3.
 start b b1.log
 wait_log b1.log "$(running_line B-TWO "$port_b")" "$pid" 10
 check $? "B-TWO did not run beside A-ONE-CENTRAL-AUTHORITY: $(cat b1.log)"
-stop_with TERM "$pid" b1.log "B-TWO"
+b_pid=$pid
+
+# --- the client, through A's local API -------------------------------------------------------
+[ "$(stat -c %a "$WORK/a/comity.sock")" == 600 ]; check $? "comity.sock has mode $(stat -c %a "$WORK/a/comity.sock"), wanted 600"
+COMITYD=$COMITY expect 0 '^Memberships: A-ONE-CENTRAL-AUTHORITY@IberRed$' -- status --home "$WORK/a"
+COMITYD=$COMITY expect 0 '"memberships":' -- status --home "$WORK/a" --json
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["memberships"] == ["A-ONE-CENTRAL-AUTHORITY@IberRed"], d' out.txt
+check $? "comity status --json is not one JSON document with the memberships: $(head -c 300 out.txt)"
+COMITYD=$COMITY expect 0 '^  delivered +by B-TWO@IberRed +[0-9.]+ ms$' -- ping B-TWO --home "$WORK/a"
+grep -Eq '^  accepted +by A-ONE-CENTRAL-AUTHORITY@IberRed' out.txt && grep -Eq '^  custody +by B-TWO@IberRed' out.txt
+check $? "comity ping did not list accepted and custody: $(cat out.txt)"
+COMITYD=$COMITY expect 0 '"delivered":true' -- ping B-TWO@IberRed --home "$WORK/a" --json
+COMITYD=$COMITY expect 1 "^comity: error: ping: 'NOBODY' is no member of this node's networks$" -- ping NOBODY --home "$WORK/a"
+COMITYD=$COMITY expect 2 '^comity: error: unknown command .frobnicate. \(see comity --help\)$' -- frobnicate --home "$WORK/a"
+COMITYD=$COMITY expect 2 '^comity: error: give --home or --socket, not both' -- status --home "$WORK/a" --socket x
+# A request that is not one: an error answer, and the daemon goes on.
+python3 - "$WORK/a/comity.sock" >junk.out <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(struct.pack(">I", 5) + b"\xff\xff\xff\xff\xff")
+n = struct.unpack(">I", s.recv(4))[0]; body = b""
+while len(body) < n: body += s.recv(n - len(body))
+print(body)
+s2 = socket.socket(socket.AF_UNIX); s2.connect(sys.argv[1])
+s2.sendall(struct.pack(">I", 1 << 30))
+n = struct.unpack(">I", s2.recv(4))[0]; body = b""
+while len(body) < n: body += s2.recv(n - len(body))
+print(body)
+PY
+grep -q 'malformed request' junk.out && grep -q 'the limit is' junk.out
+check $? "junk on the local API got no error answer: $(cat junk.out)"
+if gone "$a_pid"; then bad "A-ONE-CENTRAL-AUTHORITY died of junk on its local API: $(tail -n 3 a3.log)"; else ok; fi
+# A second daemon for the same home is refused: the socket answers.
+COMITYD="$WORK/refused-run" expect 1 "^comityd: error: another comityd answers at $WORK/a/comity\.sock" -- run $(P a)
+stop_with TERM "$b_pid" b1.log "B-TWO"
+[ ! -e "$WORK/b/comity.sock" ]; check $? "B-TWO left its comity.sock behind after SIGTERM"
+COMITYD=$COMITY expect 3 "^comity: comityd is not running for $WORK/b \(start it with: comityd run --home $WORK/b\)$" -- status --home "$WORK/b"
+COMITYD=$COMITY expect 3 '^comity: comityd is not running at /nonexistent/comity.sock$' -- status --socket /nonexistent/comity.sock
 printf 'listen: "tcp://127.0.0.1:%s"\n' "$port_a" >taken.conf
 COMITYD="$WORK/refused-run" expect 1 "^comityd: error: cannot listen on tcp://127\.0\.0\.1:$port_a: " -- run $(P b) --config "$WORK/taken.conf"
 if gone "$a_pid"; then bad "A-ONE-CENTRAL-AUTHORITY exited when another node tried its port: $(cat a3.log)"; else ok; fi

@@ -8,6 +8,10 @@
 #include <future>
 #include <set>
 
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
 #include "tests/unit/daemon_test_support.h"
 
 namespace comity::node {
@@ -234,6 +238,84 @@ TEST_F(DaemonNodeTest, NoDeliveredReceiptInTimeIsRecordedAndALateOneStillCounts)
   // Recorded once, not at every check.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   EXPECT_EQ((*es)->Counters().not_delivered, 1);
+}
+
+// One request on a node's local API (a blocking client, as `comity` is).
+v1::ApiResponse ApiCall(const std::string& socket_path, const v1::ApiRequest& request) {
+  boost::asio::io_context io;
+  boost::asio::local::stream_protocol::socket s(io);
+  s.connect(boost::asio::local::stream_protocol::endpoint(socket_path));
+  boost::asio::write(s, boost::asio::buffer(ApiFrame(request)));
+  unsigned char header[4];
+  boost::asio::read(s, boost::asio::buffer(header));
+  std::string body((std::size_t{header[0]} << 24) | (header[1] << 16) | (header[2] << 8) | header[3], '\0');
+  boost::asio::read(s, boost::asio::buffer(body));
+  v1::ApiResponse r;
+  EXPECT_TRUE(r.ParseFromString(body));
+  return r;
+}
+
+v1::ApiRequest PingOf(const std::string& to, std::uint32_t timeout_ms) {
+  v1::ApiRequest r;
+  r.set_version(1);
+  r.mutable_ping()->set_to(to);
+  r.mutable_ping()->set_timeout_ms(timeout_ms);
+  return r;
+}
+
+TEST_F(DaemonNodeTest, APingThroughARelayListsEveryStepOfTheRealPath) {
+  DaemonSettings pt_settings = Settings("PT-PGR");
+  pt_settings.relays = {"RELAY-1@ejn"};
+  auto es = Start("ES-MJ");
+  auto relay = Start("RELAY-1");
+  auto pt = Start("PT-PGR", pt_settings);
+  ASSERT_TRUE(es && relay && pt);
+  const std::string socket = homes_.at("ES-MJ")->path() + "/comity.sock";
+  const v1::ApiResponse r = ApiCall(socket, PingOf("PT-PGR", 10000));
+  ASSERT_EQ(r.error(), "");
+  ASSERT_TRUE(r.has_ping());
+  EXPECT_TRUE(r.ping().delivered());
+  EXPECT_EQ(r.ping().to(), "PT-PGR@ejn");
+  std::vector<std::string> steps;
+  double last = 0;
+  for (const auto& step : r.ping().steps()) {
+    steps.push_back(step.kind() + " " + step.by());
+    EXPECT_GE(step.after_ms(), last);
+    last = step.after_ms();
+  }
+  // The relay's custody and its relayed receipt may come in either order.
+  ASSERT_EQ(steps.size(), 4u) << ::testing::PrintToString(steps);
+  EXPECT_EQ(steps[0], "accepted ES-MJ@ejn");
+  EXPECT_EQ(std::set<std::string>(steps.begin() + 1, steps.begin() + 3),
+            (std::set<std::string>{"custody RELAY-1@ejn", "relayed RELAY-1@ejn"}));
+  EXPECT_EQ(steps[3], "delivered PT-PGR@ejn");
+}
+
+TEST_F(DaemonNodeTest, TheLocalApiAnswersStatusRefusesBadRequestsAndTimesAPingOut) {
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(es);
+  const std::string socket = homes_.at("ES-MJ")->path() + "/comity.sock";
+  v1::ApiRequest status;
+  status.set_version(1);
+  status.mutable_status();
+  v1::ApiResponse r = ApiCall(socket, status);
+  ASSERT_TRUE(r.has_status()) << r.error();
+  EXPECT_TRUE(r.status().running());
+  ASSERT_EQ(r.status().memberships_size(), 1);
+  EXPECT_EQ(r.status().memberships(0), "ES-MJ@ejn");
+  // IT-MG is down: the ping ends at its timeout with what it saw.
+  r = ApiCall(socket, PingOf("IT-MG@ejn", 500));
+  ASSERT_TRUE(r.has_ping()) << r.error();
+  EXPECT_FALSE(r.ping().delivered());
+  ASSERT_EQ(r.ping().steps_size(), 1);
+  EXPECT_EQ(r.ping().steps(0).kind(), "accepted");
+  EXPECT_EQ(ApiCall(socket, PingOf("NOBODY", 500)).error(), "ping: 'NOBODY' is no member of this node's networks");
+  v1::ApiRequest old = status;
+  old.set_version(7);
+  EXPECT_EQ(ApiCall(socket, old).error(), "request version 7 is not 1");
+  v1::ApiRequest empty;
+  empty.set_version(1);
+  EXPECT_EQ(ApiCall(socket, empty).error(), "unknown request (a newer client?)");
 }
 
 // More than a window (512) of envelopes lost on the way: the retries of those in flight must

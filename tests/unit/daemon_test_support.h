@@ -111,6 +111,7 @@ class DaemonNodeTest : public ::testing::Test {
       if (std::getenv("COMITY_TEST_LOG") != nullptr) std::cerr << line << "\n";  // to debug a test
     };
     p.status_path = dir->path() + "/status.pb";
+    p.api_socket_path = dir->path() + "/comity.sock";
     auto node = Node::Create(std::move(p));
     EXPECT_TRUE(node.ok()) << node.error().message;
     if (!node) return nullptr;

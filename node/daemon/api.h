@@ -1,0 +1,55 @@
+// The local API (proto/api.proto, docs/PROTOCOL.md §12): a Unix socket in the node's home,
+// mode 0600, served on the node's io_context. Each request is a 4-byte big-endian length and
+// a serialized ApiRequest; each gets one ApiResponse framed the same way, in order. A request
+// over kMaxApiRequest bytes, one that does not parse, or of an unknown version or kind gets an
+// error response (and, when too large, the connection is closed): never a crash.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "crypto/result.h"
+#include "node/daemon/log.h"
+#include "proto/api.pb.h"
+
+namespace comity::node {
+
+inline constexpr std::uint32_t kMaxApiRequest = 1 << 20;
+inline constexpr std::uint32_t kMaxApiResponse = 64 << 20;
+
+// "\0\0\1\0" + bytes: the frame of one message.
+std::string ApiFrame(const google::protobuf::Message& m);
+
+class ApiServer {
+ public:
+  using Reply = std::function<void(v1::ApiResponse)>;
+  // Called on the node's thread with a request that parsed; `reply` may be called later (a
+  // ping waits for its receipt), at most once.
+  using Handler = std::function<void(const v1::ApiRequest&, Reply)>;
+
+  ApiServer(boost::asio::io_context& io, std::string path, Handler handler, Logger& log);
+  ~ApiServer();
+  // Binds the socket: a stale one (nobody answers) is replaced; one a running daemon answers
+  // is an error, as is a path that is not a socket.
+  Status<> Start();
+  // Stops accepting, closes every connection and removes the socket file.
+  void Stop();
+
+ private:
+  struct Connection;
+  void Accept();
+
+  boost::asio::io_context& io_;
+  std::string path_;
+  Handler handler_;
+  Logger& log_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::set<std::shared_ptr<Connection>> connections_;
+  bool bound_ = false;
+};
+
+}  // namespace comity::node
