@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cmath>
+#include <thread>
 #include <zmq_addon.hpp>
 
 #include "crypto/envelope.h"
@@ -121,6 +122,10 @@ Status<> Node::Bind() {
     if (auto st = api_->Start(); !st) return st;
   }
   if (p_.settings.listen.empty()) return {};
+  return OpenRouter(p_.settings.listen);
+}
+
+Status<> Node::OpenRouter(const std::vector<std::string>& endpoints) {
   router_ = std::make_unique<zmq::socket_t>(zmq_, zmq::socket_type::router);
   const std::string secret(reinterpret_cast<const char*>(p_.identity.transport_secret().data()),
                            p_.identity.transport_secret().size());
@@ -135,7 +140,8 @@ Status<> Node::Bind() {
   // A memory guard only: libzmq drops a link that sends more than this in one frame; frames
   // between the configured limit and this are dropped and counted by OnRouter.
   router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(p_.settings.max_envelope_bytes + (1 << 20)));
-  for (const std::string& e : p_.settings.listen) {
+  bound_.clear();
+  for (const std::string& e : endpoints) {
     try {
       router_->bind(e);
     } catch (const zmq::error_t& err) {
@@ -1111,6 +1117,16 @@ void Node::ReplaceTrust(crypto::TrustStore trust) {
 }
 
 void Node::CloseUntrustedLinks() {
+  // ZeroMQ cannot close one peer of a ROUTER: when a member linked in is no longer current,
+  // the listener is closed and opened again on the same endpoints. Every link to it drops;
+  // the others come back at once (their DEALERs reconnect, ZAP admits them again), the
+  // revoked member's reconnection is refused, and whatever was in flight is retried.
+  bool revoked_inbound = false;
+  for (const auto& [member, routing_id] : routes_) {
+    auto party = PartyOfAddress(member);
+    revoked_inbound |= !party || !p_.trust.FindMember(*party, p_.now());
+  }
+  if (revoked_inbound && router_) ReopenRouter();
   for (auto it = links_.begin(); it != links_.end();) {
     auto party = PartyOfAddress(it->first);
     if (party && p_.trust.FindMember(*party, p_.now())) {
@@ -1120,6 +1136,29 @@ void Node::CloseUntrustedLinks() {
     log_.Info("closing the link to " + it->first + ": no longer a current member");
     it = links_.erase(it);
   }
+}
+
+void Node::ReopenRouter() {
+  const std::vector<std::string> endpoints = bound_;  // the ports ZeroMQ chose, if any was *
+  router_reader_.reset();
+  router_->close();
+  router_.reset();
+  routes_.clear();
+  // The old listener is closed by ZeroMQ's I/O thread: its port may take a moment to free.
+  Status<> st = MakeError("not tried");
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    st = OpenRouter(endpoints);
+    if (st) break;
+    router_reader_.reset();
+    if (router_) router_->close();
+    router_.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!st) {
+    log_.Error("reopening the listener after a revocation failed: " + st.error().message);
+    return;
+  }
+  log_.Info("reopened the listener: links of revoked members are closed");
 }
 
 void Node::StatusLoop() {

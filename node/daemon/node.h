@@ -161,6 +161,9 @@ class Node {
   };
 
   Status<> Bind();
+  // Binds a CURVE ROUTER (ZAP domain comity) on `endpoints`; bound_ lists what it bound.
+  Status<> OpenRouter(const std::vector<std::string>& endpoints);
+  void ReopenRouter();
   void OnZap(std::vector<zmq::message_t>& frames);
   void OnRouter(std::vector<zmq::message_t>& frames);
   void OnLink(const std::string& peer, std::vector<zmq::message_t>& frames);

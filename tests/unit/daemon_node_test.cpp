@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <future>
 #include <set>
 
@@ -423,23 +424,39 @@ TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter)
 
 TEST_F(DaemonNodeTest, ARevokedMembersLinkIsRefusedAfterTheNewRoster) {
   auto fr = Start("FR-MJ");
-  ASSERT_TRUE(fr);
+  auto es = Start("ES-MJ");
+  ASSERT_TRUE(fr && es);
   zmq::context_t ctx;
+  auto first = MemberLink(ctx, "FR-MJ", "IT-MG");
   {
-    auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
     const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "before");
-    ASSERT_EQ(Exchange(it, std::string(env.begin(), env.end())).size(), 4u);
+    ASSERT_EQ(Exchange(first, std::string(env.begin(), env.end())).size(), 4u);
   }
+  ASSERT_TRUE((*es)->Send({Party("FR-MJ")}, "text/plain", "ES-MJ, linked in too").get().ok());
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+  // Watch IT-MG's open link: the revocation must close it, not only ignore what it sends.
+  ASSERT_EQ(zmq_socket_monitor(first.handle(), "inproc://revoked-link", ZMQ_EVENT_DISCONNECTED), 0);
+  zmq::socket_t monitor(ctx, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::rcvtimeo, 1000);
+  monitor.connect("inproc://revoked-link");
   net_.Revoke("IT-MG");
   const v1::Signed newer = net_.Publish();
   crypto::TrustStore trust = crypto::test::TrustingOnly(net_, newer);
   (*fr)->ReplaceTrust(std::move(trust));
+  std::vector<zmq::message_t> event;
+  ASSERT_TRUE(zmq::recv_multipart(monitor, std::back_inserter(event))) << "IT-MG's link was still open after 1 s";
+  std::uint16_t kind = 0;
+  std::memcpy(&kind, event[0].data(), sizeof kind);
+  EXPECT_EQ(kind, ZMQ_EVENT_DISCONNECTED);
+  // The other members' links come back by themselves.
+  ASSERT_TRUE((*es)->Send({Party("FR-MJ")}, "text/plain", "still linked").get().ok());
+  EXPECT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 2; })) << "ES-MJ did not get through after the reopen";
   auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
   it.set(zmq::sockopt::rcvtimeo, 1500);
   const crypto::Bytes env = Envelope("IT-MG", "FR-MJ", "after");
   EXPECT_TRUE(Exchange(it, std::string(env.begin(), env.end())).empty());
   EXPECT_GE((*fr)->Counters().links_refused, 1);
-  EXPECT_EQ(Messages(*fr), 1);
+  EXPECT_EQ(Messages(*fr), 3);  // IT-MG's before, and ES-MJ's two
 }
 
 TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
