@@ -128,6 +128,9 @@ Result<std::vector<v1::Party>, CmdError> Recipients(const std::string& list, con
 CmdStatus CmdSend(const Args& args) {
   const bool text = args.Get("text").has_value(), file = args.Get("file").has_value();
   const std::optional<std::string> attach = args.Get("attach");
+  if (args.Get("to").has_value() == args.Get("network").has_value()) {
+    return CmdError("give exactly one of --to ID[,ID...] or --network NET", 2);
+  }
   if (text && file) return CmdError("give one of --text TEXT or --file FILE, not both", 2);
   if (!text && !file && !attach) return CmdError("give --text TEXT, --file FILE or --attach FILE", 2);
   std::int64_t count = 1;
@@ -152,7 +155,14 @@ CmdStatus CmdSend(const Args& args) {
   if (!home) return CmdError(home.error());
   auto node_keys = Unlock(args, *home);
   if (!node_keys) return node_keys.error();
-  auto to = Recipients(*args.Get("to"), node_keys->trust, node_keys->memberships);
+  Result<std::vector<v1::Party>, CmdError> to = CmdError("", 1);
+  if (auto network = args.Get("network")) {
+    auto all = NetworkRecipients(*network, node_keys->trust, node_keys->memberships, Now());
+    if (!all) return Fail("--network: " + all.error().message);
+    to = std::move(all).value();
+  } else {
+    to = Recipients(*args.Get("to"), node_keys->trust, node_keys->memberships);
+  }
   if (!to) return to.error();
   auto archive = archive::Archive::Open(home->dir(), node_keys->passphrase.view());
   if (!archive) return CmdError(archive.error());
@@ -224,9 +234,9 @@ std::vector<Command> RunCommands() {
   return {
       {{"run"}, "run --home DIR [--config FILE]", WithCommonOptions({"config"}), {}, {}, CmdRun},
       {{"send"},
-       "send --home DIR --to ID[,ID...] (--text TEXT | --file FILE) [--attach FILE] [--type MEDIA_TYPE] [--count N] "
-       "[--config FILE]",
-       WithCommonOptions({"to", "text", "file", "attach", "type", "count", "config"}), {}, {"to"}, CmdSend},
+       "send --home DIR (--to ID[,ID...] | --network NET) (--text TEXT | --file FILE) [--attach FILE] "
+       "[--type MEDIA_TYPE] [--count N] [--config FILE]",
+       WithCommonOptions({"to", "network", "text", "file", "attach", "type", "count", "config"}), {}, {}, CmdSend},
       {{"status"}, "status --home DIR", WithCommonOptions({}), {}, {}, CmdStatus_},
   };
 }

@@ -524,6 +524,7 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
         [this, added, back, id_text, me, checked, m] {
           if (*added) {
             ++counters_.receipts_in;
+            if (checked->kind() == "delivered") counters_.delivered_receipted += checked->message_ids_size();
             for (const std::string& id : checked->message_ids()) PingStep(id, checked->kind(), m->sender);
           } else {
             ++counters_.duplicates;
@@ -1225,6 +1226,7 @@ v1::NodeStatus Node::BuildStatus(bool running) {
       {"deferred", c.deferred}, {"received", c.received}, {"duplicates", c.duplicates}, {"sent", c.sent},
       {"custody", c.custody}, {"expired", c.expired}, {"refused_by_peer", c.refused_by_peer},
       {"relayed", c.relayed}, {"rosters_accepted", c.rosters_accepted}, {"receipts_in", c.receipts_in},
+      {"delivered_receipted", c.delivered_receipted},
       {"files_in", c.files_in}, {"file_bytes_in", c.file_bytes_in}, {"files_resumed", c.files_resumed},
       {"files_active", c.files_active}, {"pieces_served", c.pieces_served}, {"not_delivered", c.not_delivered}};
   for (const auto& [name, value] : values) {

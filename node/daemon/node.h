@@ -82,7 +82,8 @@ struct NodeCounters {
   std::int64_t relayed = 0;              // envelopes this node took custody of for another member
   std::int64_t rosters_accepted = 0;     // newer rosters learnt from peers
   std::int64_t dropped_untrusted = 0;    // frames from a member no longer current
-  std::int64_t receipts_in = 0;          // signed receipts for messages this node sent
+  std::int64_t receipts_in = 0;          // signed receipts (envelopes) for messages this node sent
+  std::int64_t delivered_receipted = 0;  // message ids those receipts say were delivered
   std::int64_t files_in = 0;             // attachments received whole and checked
   std::int64_t file_bytes_in = 0;        // bytes of attachment streams received
   std::int64_t files_resumed = 0;        // transfers that went on from a partial file

@@ -46,6 +46,33 @@ Result<v1::Party> ResolveParty(const std::string& item, const crypto::TrustStore
   return found.front();
 }
 
+Result<std::vector<v1::Party>> NetworkRecipients(const std::string& network_id, const crypto::TrustStore& trust,
+                                                 const std::vector<v1::Party>& mine, std::int64_t now) {
+  const v1::Party* me = nullptr;
+  for (const v1::Party& m : mine) {
+    if (m.network_id() == network_id) me = &m;
+  }
+  if (me == nullptr) return MakeError("this node is no member of network '" + crypto::EscapeForDisplay(network_id) + "'");
+  auto cert = trust.FindMember(*me, now);
+  if (!cert) return MakeError("this node's membership of " + network_id + ": " + cert.error().message);
+  if (cert->role() != v1::ROLE_COORDINATOR) {
+    return MakeError("broadcasting to all of " + network_id + " needs the coordinator role there; this node is " +
+                     crypto::RoleName(cert->role()));
+  }
+  std::vector<v1::Party> out;
+  const crypto::TrustedNetworkView* net = trust.network(network_id);
+  if (net == nullptr || !net->roster) return MakeError("no roster of " + network_id + " is held");
+  for (const auto& [member_id, c] : net->roster->members) {
+    v1::Party p;
+    p.set_network_id(network_id);
+    p.set_member_id(member_id);
+    if (member_id == me->member_id() || !trust.FindMember(p, now)) continue;  // itself, or revoked
+    out.push_back(std::move(p));
+  }
+  if (out.empty()) return MakeError(network_id + " has no other current member");
+  return out;
+}
+
 std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
                         const std::vector<crypto::Bytes>& message_ids, std::int64_t at, const v1::Party* about) {
   v1::Receipt r;

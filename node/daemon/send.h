@@ -98,6 +98,11 @@ Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Ce
 Result<v1::Party> ResolveParty(const std::string& item, const crypto::TrustStore& trust,
                                const std::vector<v1::Party>& mine);
 
+// Every current member of `network_id` but this node, for a broadcast: only this node's
+// coordinator membership of that network may address them all.
+Result<std::vector<v1::Party>> NetworkRecipients(const std::string& network_id, const crypto::TrustStore& trust,
+                                                 const std::vector<v1::Party>& mine, std::int64_t now);
+
 // "MEMBER@NETWORK" and back; nullopt when not of that form.
 std::string AddressOf(const v1::Party& party);
 std::optional<v1::Party> PartyOfAddress(const std::string& address);

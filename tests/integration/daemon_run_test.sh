@@ -177,6 +177,13 @@ COMITYD="$WORK/refused-run" expect "$enroll_rc" '^comityd: error: .*wrong passph
 check $? "run and enroll refuse a wrong passphrase differently: '$(cat err.txt)' vs '$(cat enroll.err)'"
 COMITY_PASSPHRASE=$(cat b.pass) COMITYD="$WORK/refused-run" expect "$enroll_rc" '^comityd: error: .*wrong passphrase' -- run --home "$WORK/a"
 
+# --- a broadcast to a whole network: the coordinator only ----------------------------------------
+expect 0 '^Queued [0-9a-f]+ for (A-ONE-CENTRAL-AUTHORITY@IberRed, B-TWO@IberRed|B-TWO@IberRed, A-ONE-CENTRAL-AUTHORITY@IberRed)$' -- \
+  send $(P coord) --network IberRed --text "notice to every member"
+expect 1 '^comityd: error: --network: broadcasting to all of IberRed needs the coordinator role there' -- \
+  send $(P a) --network IberRed --text "not mine to send"
+expect 2 '^comityd: error: give exactly one of --to' -- send $(P a) --to B-TWO --network IberRed --text x
+
 # --- after the daemon's runs and stops, the archive is intact --------------------------------
 expect 0 'is intact' -- archive verify $(P a)
 expect 0 'is intact' -- archive verify $(P b)
