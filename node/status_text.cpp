@@ -16,6 +16,9 @@ std::string Ago(std::int64_t then, std::int64_t now) {
 }
 
 void PrintStatus(const v1::NodeStatus& st, std::int64_t now, std::ostream& out) {
+  if (!st.fingerprint().empty()) {
+    out << "Identity:    " << crypto::EscapeForDisplay(st.authority()) << ", fingerprint " << st.fingerprint() << "\n";
+  }
   std::string line;
   for (const auto& m : st.memberships()) line += (line.empty() ? "" : ", ") + m;
   out << "Memberships: " << line << "\n";

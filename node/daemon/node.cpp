@@ -1195,6 +1195,11 @@ v1::NodeStatus Node::BuildStatus(bool running) {
   st.set_pid(static_cast<std::int32_t>(::getpid()));
   st.set_running(running);
   for (const v1::Party& p : p_.parties) st.add_memberships(AddressOf(p));
+  st.set_fingerprint(crypto::Fingerprint(p_.identity.public_identity().sign));
+  if (const v1::Signed* own = p_.trust.SignedCertificateOf(p_.parties.front())) {
+    v1::Certificate cert;
+    if (cert.ParseFromString(own->body())) st.set_authority(cert.authority_name());
+  }
   for (const std::string& e : bound_) st.add_listening(e);
   for (const auto& [id, net] : p_.trust.networks()) {
     auto* n = st.add_networks();

@@ -113,6 +113,8 @@ b_pid=$pid
 # --- the client, through A's local API -------------------------------------------------------
 [ "$(stat -c %a "$WORK/a/comity.sock")" == 600 ]; check $? "comity.sock has mode $(stat -c %a "$WORK/a/comity.sock"), wanted 600"
 COMITYD=$COMITY expect 0 '^Memberships: A-ONE-CENTRAL-AUTHORITY@IberRed$' -- status --home "$WORK/a"
+grep -Eq '^Identity: +Authority A, fingerprint [0-9a-f]{4}( [0-9a-f]{4}){7}$' out.txt && grep -Eq '^Counters: +links_admitted [0-9]+, links_refused [0-9]+' out.txt
+check $? "comity status shows no identity or counters: $(cat out.txt)"
 COMITYD=$COMITY expect 0 '"memberships":' -- status --home "$WORK/a" --json
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["memberships"] == ["A-ONE-CENTRAL-AUTHORITY@IberRed"], d' out.txt
 check $? "comity status --json is not one JSON document with the memberships: $(head -c 300 out.txt)"
