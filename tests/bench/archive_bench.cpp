@@ -270,7 +270,8 @@ double Percentile(std::vector<double> v, double p) {
 }
 double Sum(const std::vector<double>& v, std::size_t from = 0, std::size_t to = SIZE_MAX) {
   double t = 0;
-  for (std::size_t i = from; i < std::min(to, v.size()); ++i) t += v[i];
+  const std::size_t end = std::min(to, v.size());  // hoisted: GCC 12 -O3 misreads the bound otherwise
+  for (std::size_t i = from; i < end; ++i) t += v[i];
   return t;
 }
 

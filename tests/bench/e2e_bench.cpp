@@ -16,7 +16,8 @@
 //                message is the least a receiver does), and raw ZeroMQ CURVE PUSH/PULL of the
 //                same 1.3 KB over loopback TCP.
 // The archives use Argon2id at its minimum cost (keys are derived once, at open) and live in
-// a temporary directory on the disk, removed at the end.
+// a temporary directory on the disk, removed at the end. The setup (roster, nodes, scratch
+// directory, the ZeroMQ baseline) is bench_nodes.h's, shared with attach_bench.cpp.
 // Usage: comity-bench e2e [--quick] [--messages N]
 //
 // comity-bench broadcast: a coordinator node sends one notice to M member nodes (100 by
@@ -24,14 +25,11 @@
 // has stored it and the time until all M signed receipts are stored at the coordinator.
 // Usage: comity-bench broadcast [--quick] [--members M]
 #include "e2e_bench.h"
+#include "bench_nodes.h"
 
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -42,159 +40,22 @@
 #include <string>
 #include <thread>
 #include <vector>
-#include <zmq.hpp>
 
 #include "crypto/envelope.h"
-#include "crypto/keystore.h"
-#include "crypto/trust.h"
-#include "node/archive/archive.h"
 #include "node/daemon/node.h"
 
 namespace comity::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
 constexpr std::size_t kPayload = 1024;
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "comity-bench e2e: %s\n", what.c_str());
-  std::exit(1);
-}
-
-double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-  return a.local_endpoint().port();
-}
-
-// A directory under /tmp for a run's archives, removed with everything in it at the end.
-struct ScratchDir {
-  std::string path;
-  explicit ScratchDir(const std::string& name) {
-    std::string tmpl = "/tmp/comity-bench-" + name + "-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) Die("cannot create a temporary directory");
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
-
-// One network, "bench", with the given members, each with fresh keys, in one signed roster.
-struct Network {
-  crypto::SigningKey root = crypto::SigningKey::Generate();
-  std::map<std::string, crypto::Identity> ids;
-  std::map<std::string, v1::Signed> certs;
-  v1::Signed roster;
-  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-
-  explicit Network(const std::vector<std::string>& members) {
-    v1::Roster r;
-    r.set_format(1);
-    r.set_network_id("bench");
-    r.set_version(1);
-    r.set_issued_at(now);
-    r.set_root_key(std::string(root.public_key().begin(), root.public_key().end()));
-    std::uint64_t serial = 1;
-    for (const std::string& m : members) {
-      crypto::Identity id = crypto::Identity::Generate();
-      v1::Certificate c;
-      c.set_format(1);
-      c.set_network_id("bench");
-      c.set_member_id(m);
-      c.set_authority_name("Bench authority " + m);
-      c.set_country("ES");
-      c.set_role(v1::ROLE_CENTRAL_AUTHORITY);
-      *c.mutable_keys() = crypto::ToProto(id.public_identity());
-      c.set_not_before(now - 3600);
-      c.set_not_after(now + 86400);
-      c.set_root_key(r.root_key());
-      c.set_serial(serial++);
-      certs[m] = crypto::SignCertificate(root, c);
-      *r.add_certificates() = certs[m];
-      ids.emplace(m, std::move(id));
-    }
-    roster = crypto::SignRoster(root, r);
-  }
-
-  crypto::TrustStore Trust() const {
-    crypto::TrustStore t;
-    v1::RootKey k;
-    k.set_format(1);
-    k.set_network_id("bench");
-    k.set_root_key(std::string(root.public_key().begin(), root.public_key().end()));
-    if (!t.TrustRoot(k)) Die("trusting the bench root failed");
-    if (auto a = t.AcceptRoster(roster, now); !a) Die("the bench roster is refused: " + a.error().message);
-    return t;
-  }
-};
-
-v1::Party Party(const std::string& member) {
-  v1::Party p;
-  p.set_network_id("bench");
-  p.set_member_id(member);
-  return p;
-}
 
 std::string Text(std::int64_t n) {
   std::string t = "message " + std::to_string(n) + " ";
   while (t.size() < kPayload) t += "lorem ipsum dolor sit amet ";
   t.resize(kPayload);
   return t;
-}
-
-// A node on its own thread.
-struct Running {
-  std::unique_ptr<node::Node> node;
-  std::thread thread;
-  Running(std::unique_ptr<node::Node> n) : node(std::move(n)), thread([this] { node->Run(); }) {}
-  ~Running() {
-    node->Stop();
-    thread.join();
-  }
-};
-
-std::unique_ptr<Running> StartNode(const Network& net, const std::string& id, const std::string& dir,
-                                   const std::map<std::string, int>& ports) {
-  auto archive = archive::Archive::Create(dir, crypto::AsBytes(std::string("bench passphrase")), crypto::MinimumKdf());
-  if (!archive) Die("archive for " + id + ": " + archive.error().message);
-  auto identity = crypto::Identity::FromSecret(net.ids.at(id).ExportSecret());
-  if (!identity) Die("identity");
-  node::DaemonSettings s;
-  s.listen = {"tcp://127.0.0.1:" + std::to_string(ports.at(id))};
-  for (const auto& [m, port] : ports) s.peer_endpoints[m + "@bench"] = {"tcp://127.0.0.1:" + std::to_string(port)};
-  s.retry_initial = std::chrono::milliseconds(1000);
-  s.peer_frames_per_second = 1'000'000;  // the benchmark floods on purpose
-  s.peer_burst = 1'000'000;
-  node::NodeParams p(id, std::move(identity).value(), {Party(id)}, net.Trust(), std::move(archive).value(), s);
-  p.log_sink = [](const std::string& line) {
-    if (line.find(": error:") != std::string::npos || line.find(": warn:") != std::string::npos) {
-      std::fprintf(stderr, "%s\n", line.c_str());
-    }
-  };
-  auto n = node::Node::Create(std::move(p));
-  if (!n) Die("node " + id + ": " + n.error().message);
-  return std::make_unique<Running>(std::move(n).value());
-}
-
-// This process's resident memory (VmRSS), in KiB.
-long ResidentKiB() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  long kib = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
-  }
-  std::fclose(f);
-  return kib;
 }
 
 double Percentile(std::vector<double> v, double q) {
@@ -221,58 +82,14 @@ double VerifyRate(const Network& net) {
   return static_cast<double>(n) / Seconds(start, Clock::now());
 }
 
-// Raw ZeroMQ CURVE PUSH -> PULL of `count` envelope-sized messages over loopback TCP.
-double ZmqCurveRate(std::int64_t count) {
-  zmq::context_t ctx;
-  char server_pub[41], server_sec[41], client_pub[41], client_sec[41];
-  if (zmq_curve_keypair(server_pub, server_sec) != 0 || zmq_curve_keypair(client_pub, client_sec) != 0) Die("keys");
-  zmq::socket_t pull(ctx, zmq::socket_type::pull);
-  pull.set(zmq::sockopt::curve_server, 1);
-  pull.set(zmq::sockopt::curve_secretkey, std::string(server_sec));
-  pull.set(zmq::sockopt::rcvhwm, 0);
-  const int port = FreePort();
-  pull.bind("tcp://127.0.0.1:" + std::to_string(port));
-  zmq::socket_t push(ctx, zmq::socket_type::push);
-  push.set(zmq::sockopt::curve_serverkey, std::string(server_pub));
-  push.set(zmq::sockopt::curve_publickey, std::string(client_pub));
-  push.set(zmq::sockopt::curve_secretkey, std::string(client_sec));
-  push.set(zmq::sockopt::sndhwm, 0);
-  push.connect("tcp://127.0.0.1:" + std::to_string(port));
-  const std::string payload(kPayload + 256, 'y');
-  // One message through first: the handshake is not part of the rate.
-  push.send(zmq::buffer(payload), zmq::send_flags::none);
-  zmq::message_t m;
-  if (!pull.recv(m)) Die("zmq");
-  const auto start = Clock::now();
-  std::thread sender([&] {
-    for (std::int64_t i = 0; i < count; ++i) push.send(zmq::buffer(payload), zmq::send_flags::none);
-  });
-  for (std::int64_t i = 0; i < count; ++i) {
-    if (!pull.recv(m)) Die("zmq recv");
-  }
-  const double t = Seconds(start, Clock::now());
-  sender.join();
-  return static_cast<double>(count) / t;
-}
-
 }  // namespace
 
 int RunE2eBench(int argc, char** argv) {
-  bool quick = false;
-  std::int64_t messages = 0;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-    } else if (a == "--messages" && i + 1 < argc) {
-      messages = std::atoll(argv[++i]);
-      if (messages < 100) Die("--messages must be at least 100");
-    } else {
-      std::fprintf(stderr, "usage: comity-bench e2e [--quick] [--messages N]\n");
-      return 2;
-    }
-  }
-  if (messages == 0) messages = quick ? 1000 : 20000;
+  const auto args = ParseBenchArgs(argc, argv, "--messages", "comity-bench e2e [--quick] [--messages N]");
+  if (!args) return 2;
+  const bool quick = args->quick;
+  const std::int64_t messages = args->number.value_or(quick ? 1000 : 20000);
+  if (messages < 100) Die("--messages must be at least 100");
   crypto::EnsureSodium();
   const auto run_start = Clock::now();
   const ScratchDir scratch("e2e");
@@ -289,10 +106,10 @@ int RunE2eBench(int argc, char** argv) {
   long rss_before = 0, rss_idle = 0;
   {
     // Idle memory first: what one node adds to this process once it runs and waits.
-    rss_before = ResidentKiB();
+    rss_before = StatusKiB("VmRSS");
     auto b = StartNode(net, "B-TWO", dir + "/b", ports);
     std::this_thread::sleep_for(std::chrono::seconds(quick ? 1 : 3));
-    rss_idle = ResidentKiB();
+    rss_idle = StatusKiB("VmRSS");
     auto a = StartNode(net, "A-ONE", dir + "/a", ports);
     std::mutex mu;
     std::condition_variable cv;
@@ -322,7 +139,7 @@ int RunE2eBench(int argc, char** argv) {
     if (!wait_delivered(static_cast<std::size_t>(messages) + 1, 600)) Die("not every message was acknowledged");
     // ... and every signed receipt back in A's archive.
     const auto receipts_limit = Clock::now() + std::chrono::seconds(600);
-    while (a->node->Counters().receipts_in < messages + 1) {
+    while (a->node->Counters().delivered_receipted < messages + 1) {
       if (Clock::now() > receipts_limit) Die("not every receipt came back");
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -367,7 +184,7 @@ int RunE2eBench(int argc, char** argv) {
     }
   }
   const double verify = VerifyRate(net);
-  const double zmq_rate = ZmqCurveRate(quick ? 20000 : 200000);
+  const double zmq_rate = ZmqCurveRate(quick ? 20000 : 200000, kPayload + 256, 0);
   const double p50 = Percentile(latencies, 0.5), p99 = Percentile(latencies, 0.99);
   std::printf("{\n  \"tool\": \"comity-bench\",\n  \"bench\": \"e2e\",\n  \"quick\": %s,\n", quick ? "true" : "false");
   std::printf("  \"payload_bytes\": %zu,\n  \"receipts\": true,\n  \"archive_kdf\": \"argon2id minimum\",\n", kPayload);
@@ -391,21 +208,12 @@ int RunE2eBench(int argc, char** argv) {
 }
 
 int RunBroadcastBench(int argc, char** argv) {
-  bool quick = false;
-  int members = 0;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-    } else if (a == "--members" && i + 1 < argc) {
-      members = std::atoi(argv[++i]);
-      if (members < 1 || members > 500) Die("--members must be from 1 to 500");
-    } else {
-      std::fprintf(stderr, "usage: comity-bench broadcast [--quick] [--members M]\n");
-      return 2;
-    }
-  }
-  if (members == 0) members = quick ? 10 : 100;
+  const auto args = ParseBenchArgs(argc, argv, "--members", "comity-bench broadcast [--quick] [--members M]");
+  if (!args) return 2;
+  const bool quick = args->quick;
+  const long long members_arg = args->number.value_or(quick ? 10 : 100);
+  if (members_arg < 1 || members_arg > 500) Die("--members must be from 1 to 500");
+  const int members = static_cast<int>(members_arg);
   crypto::EnsureSodium();
   const auto run_start = Clock::now();
   const ScratchDir scratch("broadcast");
