@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -49,6 +53,78 @@ struct StateWiper {
   ~StateWiper() { sodium_memzero(state, sizeof *state); }
 };
 
+// BLAKE2b-256 of a byte stream, computed on a second thread once the stream passes one block:
+// hashing the encrypted stream then overlaps encrypting it (each is a full pass over a file
+// that may be gigabytes). Blocks are handed over in order; at most kQueued wait, so memory
+// stays at a few MiB. A short stream is hashed on the caller's thread.
+class BackgroundHasher {
+ public:
+  BackgroundHasher() { pending_.reserve(kBlock); }
+  ~BackgroundHasher() { Join(); }
+  BackgroundHasher(const BackgroundHasher&) = delete;
+  BackgroundHasher& operator=(const BackgroundHasher&) = delete;
+
+  void Update(const std::uint8_t* data, std::size_t size) {
+    pending_.insert(pending_.end(), data, data + size);
+    if (pending_.size() >= kBlock) Hand();
+  }
+  Bytes Final() {
+    if (!worker_.joinable()) {
+      hasher_.Update(pending_);
+    } else {
+      Hand();
+      Join();
+    }
+    pending_.clear();
+    return hasher_.Final();
+  }
+
+ private:
+  static constexpr std::size_t kBlock = std::size_t{1} << 20;
+  static constexpr std::size_t kQueued = 8;
+
+  void Hand() {
+    if (pending_.empty()) return;
+    if (!worker_.joinable()) worker_ = std::thread([this] { Run(); });
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [this] { return queue_.size() < kQueued; });
+    queue_.push_back(std::move(pending_));
+    lock.unlock();
+    ready_.notify_one();
+    pending_ = Bytes();
+    pending_.reserve(kBlock);
+  }
+  void Run() {
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ready_.wait(lock, [this] { return !queue_.empty() || done_; });
+      if (queue_.empty()) return;  // done, and nothing left
+      Bytes block = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      room_.notify_one();
+      hasher_.Update(block);
+    }
+  }
+  void Join() {
+    if (!worker_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    ready_.notify_one();
+    worker_.join();
+  }
+
+  Blake2bHasher hasher_;  // the worker's alone while it runs
+  Bytes pending_;
+  std::deque<Bytes> queue_;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  bool done_ = false;
+  std::thread worker_;
+};
+
 // Writes the encrypted stream, hashing and counting every byte on its way out, so the
 // stream hash is of exactly what reached `out`.
 class HashingWriter {
@@ -56,7 +132,7 @@ class HashingWriter {
   explicit HashingWriter(std::ostream& out) : out_(out) {}
 
   void Write(const void* data, std::size_t size) {
-    hash_.Update(ByteView(static_cast<const std::uint8_t*>(data), size));
+    hash_.Update(static_cast<const std::uint8_t*>(data), size);
     bytes_ += size;
     out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
   }
@@ -74,7 +150,7 @@ class HashingWriter {
 
  private:
   std::ostream& out_;
-  Blake2bHasher hash_;
+  BackgroundHasher hash_;
   std::uint64_t bytes_ = 0;
 };
 

@@ -7,6 +7,10 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <ctime>
 
 namespace comity::node {
@@ -86,14 +90,121 @@ std::optional<std::string> ReadPiece(const std::string& path, std::uint64_t offs
   return out;
 }
 
+// Checks the bytes of one transfer on a thread of its own, so that decrypting and hashing them
+// (a full pass over the file) overlaps receiving and writing them: a recipient's
+// StreamVerifier (content hash), or a relay's BLAKE2b of the stream. Pieces are handed over in
+// order; at most kQueued wait, so memory stays at a few MiB.
+class StreamCheck {
+ public:
+  struct Outcome {
+    bool ok = false;
+    std::uint64_t plaintext_bytes = 0;
+    crypto::Bytes content_hash;  // a recipient's
+    crypto::Bytes stream_hash;   // a relay's
+  };
+
+  explicit StreamCheck(std::shared_ptr<const crypto::SecretBytes> key) : key_(std::move(key)) {
+    if (key_) {
+      verifier_ = std::make_unique<crypto::StreamVerifier>(*key_, /*hash_stream=*/false);
+    } else {
+      hasher_ = std::make_unique<crypto::Blake2bHasher>();
+    }
+    worker_ = std::thread([this] { Run(); });
+  }
+  ~StreamCheck() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    ready_.notify_one();
+    worker_.join();
+  }
+  StreamCheck(const StreamCheck&) = delete;
+  StreamCheck& operator=(const StreamCheck&) = delete;
+
+  // False once bytes handed over earlier failed the check.
+  bool Feed(std::string bytes) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [this] { return queue_.size() < kQueued || failed_; });
+    if (failed_) return false;
+    queue_.push_back(std::move(bytes));
+    lock.unlock();
+    ready_.notify_one();
+    return true;
+  }
+  bool Failed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failed_;
+  }
+  // Waits until every piece handed over is checked; false if one failed.
+  bool Settle() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [this] { return (queue_.empty() && !busy_) || failed_; });
+    return !failed_;
+  }
+  Outcome Finish() {
+    Outcome out;
+    if (!Settle()) return out;
+    if (hasher_) {
+      out.stream_hash = hasher_->Final();
+      out.ok = true;
+      return out;
+    }
+    auto summary = verifier_->Finish();
+    if (!summary) return out;
+    out.ok = true;
+    out.plaintext_bytes = summary->plaintext_bytes;
+    out.content_hash = summary->content_hash;
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kQueued = 8;
+
+  void Run() {
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ready_.wait(lock, [this] { return !queue_.empty() || done_; });
+      if (queue_.empty()) return;
+      std::string bytes = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      const crypto::ByteView view(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+      bool ok = true;
+      if (hasher_) {
+        hasher_->Update(view);
+      } else {
+        ok = static_cast<bool>(verifier_->Feed(view));
+      }
+      lock.lock();
+      busy_ = false;
+      if (!ok) {
+        failed_ = true;
+        queue_.clear();
+      }
+      lock.unlock();
+      room_.notify_all();
+    }
+  }
+
+  std::shared_ptr<const crypto::SecretBytes> key_;
+  std::unique_ptr<crypto::StreamVerifier> verifier_;  // the worker's alone while it runs
+  std::unique_ptr<crypto::Blake2bHasher> hasher_;
+  std::deque<std::string> queue_;
+  std::mutex mutex_;
+  std::condition_variable ready_, room_;
+  bool busy_ = false, failed_ = false, done_ = false;
+  std::thread worker_;
+};
+
 struct FileFetcher::Transfer {
   WantedFile file;
   FileSource source;
   std::string part, ready;
   int fd = -1;
   std::uint64_t written = 0, asked = 0;
-  std::unique_ptr<crypto::StreamVerifier> verifier;  // a recipient's
-  std::unique_ptr<crypto::Blake2bHasher> hasher;     // a relay's
+  std::unique_ptr<StreamCheck> check;
   bool resumed = false;        // holds bytes written before this process started it
   bool started_over = false;   // already threw its partial file away once
   int stalls = 0;
@@ -105,19 +216,8 @@ struct FileFetcher::Transfer {
 
   bool relay() const { return file.key == nullptr; }
   void ResetCheck() {
-    if (relay()) {
-      hasher = std::make_unique<crypto::Blake2bHasher>();
-    } else {
-      verifier = std::make_unique<crypto::StreamVerifier>(*file.key, /*hash_stream=*/false);
-    }
-  }
-  Status<> Check(const char* data, std::size_t n) {
-    const crypto::ByteView bytes(reinterpret_cast<const std::uint8_t*>(data), n);
-    if (relay()) {
-      hasher->Update(bytes);
-      return {};
-    }
-    return verifier->Feed(bytes);
+    check.reset();  // joins the old one's thread first
+    check = std::make_unique<StreamCheck>(file.key);
   }
 };
 
@@ -190,21 +290,23 @@ bool FileFetcher::Start(Transfer& t) {
     return false;
   }
   t.ResetCheck();
-  std::vector<char> buf(kReadBlock);
+  std::string buf(kReadBlock, '\0');
   std::uint64_t good = 0;
   for (;;) {
     const ssize_t r = ::read(t.fd, buf.data(), buf.size());
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     const std::size_t n = std::min<std::uint64_t>(static_cast<std::uint64_t>(r), t.file.stream_size - good);
-    if (n == 0 || !t.Check(buf.data(), n)) {
-      // Longer than the file, or bytes that do not check (a crash of the machine before they
-      // reached the disk): start over.
-      good = 0;
-      t.ResetCheck();
+    if (n == 0 || !t.check->Feed(buf.substr(0, n))) {
+      good = t.file.stream_size + 1;  // longer than the file, or not checking: see below
       break;
     }
     good += n;
+  }
+  if (good > t.file.stream_size || !t.check->Settle()) {
+    // Bytes that do not check (a crash of the machine before they reached the disk): start over.
+    good = 0;
+    t.ResetCheck();
   }
   if (::ftruncate(t.fd, static_cast<off_t>(good)) != 0 || ::lseek(t.fd, static_cast<off_t>(good), SEEK_SET) < 0) {
     End(key, false, "cannot prepare " + t.part + ": " + std::strerror(errno));
@@ -273,7 +375,7 @@ void FileFetcher::OnPiece(const std::string& peer, const std::string& message_id
       continue;
     }
     const std::string key = it->first;
-    if (!t.Check(data.data(), data.size())) {
+    if (!t.check->Feed(data)) {
       End(key, false, "damaged: the attachment stream does not decrypt");
       continue;
     }
@@ -306,14 +408,10 @@ void FileFetcher::OnNoFile(const std::string& peer, const std::string& message_i
 // Every byte is here: the last check, then the file is ready under its final name.
 void FileFetcher::Finish(const std::string& key) {
   Transfer& t = *transfers_.at(key);
-  bool ok = true;
-  if (t.relay()) {
-    ok = crypto::ConstantTimeEqual(t.hasher->Final(), t.file.stream_hash);
-  } else {
-    auto summary = t.verifier->Finish();
-    ok = summary && summary->plaintext_bytes == t.file.size &&
-         crypto::ConstantTimeEqual(summary->content_hash, t.file.content_hash);
-  }
+  const StreamCheck::Outcome outcome = t.check->Finish();
+  const bool ok = outcome.ok && (t.relay() ? crypto::ConstantTimeEqual(outcome.stream_hash, t.file.stream_hash)
+                                           : outcome.plaintext_bytes == t.file.size &&
+                                                 crypto::ConstantTimeEqual(outcome.content_hash, t.file.content_hash));
   if (!ok) {
     if (t.resumed && !t.started_over) {
       // Bytes from before a crash may not be what was sent: fetch it all once more.

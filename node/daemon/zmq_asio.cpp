@@ -1,5 +1,6 @@
 #include "node/daemon/zmq_asio.h"
 
+#include <boost/asio/post.hpp>
 #include <zmq_addon.hpp>
 
 namespace comity::node {
@@ -20,17 +21,31 @@ ZmqReader::~ZmqReader() {
 void ZmqReader::Drain() {
   if (draining_) return;  // a handler that sends calls Drain again: the loop below goes on
   draining_ = true;
-  bool any = false;
+  int taken = 0;
+  bool more = false;
+  const auto until = std::chrono::steady_clock::now() + kDrainBudget;
   for (;;) {
     if ((socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) == 0) break;
+    if (taken >= kMaxPerDrain || std::chrono::steady_clock::now() >= until) {
+      more = true;  // a peer that never stops sending must not starve everything else
+      break;
+    }
     std::vector<zmq::message_t> frames;
     auto got = zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait);
     if (!got) break;
-    any = true;
+    ++taken;
     on_message_(frames);
   }
   draining_ = false;
-  if (any && on_drained_) on_drained_();
+  if (taken > 0 && on_drained_) on_drained_();
+  if (more) {
+    // The edge is spent: come back after what else waits on the io_context.
+    std::weak_ptr<char> alive = alive_;
+    boost::asio::post(fd_.get_executor(), [this, alive] {
+      if (!alive.expired()) Drain();
+    });
+    return;
+  }
   Arm();
 }
 

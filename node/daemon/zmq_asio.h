@@ -5,6 +5,7 @@
 // never closed here. Same thread as the io_context.
 #pragma once
 
+#include <chrono>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <functional>
@@ -16,6 +17,10 @@ namespace comity::node {
 
 class ZmqReader {
  public:
+  // One drain takes at most this many messages, or this much time, before it lets the other
+  // work on the io_context run (timers, the local API, other sockets) and goes on after it.
+  static constexpr int kMaxPerDrain = 512;
+  static constexpr std::chrono::milliseconds kDrainBudget{20};
   using Handler = std::function<void(std::vector<zmq::message_t>& frames)>;
   // `on_drained`, if given, runs after each drain that received something (a node commits
   // what the drain brought in one transaction there).
