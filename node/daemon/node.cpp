@@ -402,6 +402,7 @@ void Node::Flush() {
     if (!st) {
       // Nothing of it is stored, so nothing is acknowledged: every sender tries again.
       log_.Error("archiving " + std::to_string(work.size()) + " items failed: " + st.error().message);
+      settling_.clear();  // whatever custody it held is answered again by the retries
       continue;
     }
     for (const Pending& w : work) {
@@ -990,6 +991,8 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
     if (!found || !*found) return;
     outbox_id = **found;
   }
+  // The answers to retries that crossed the first answer: that entry is being settled already.
+  if (!settling_.insert(outbox_id).second) return;
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
   const std::string detail = ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : "");
@@ -998,7 +1001,8 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
         if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
         return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered", detail);
       },
-      [this, refused, hop, message_id, recipient, why, peer] {
+      [this, refused, hop, message_id, recipient, why, peer, outbox_id] {
+        settling_.erase(outbox_id);
         if (refused) {
           ++counters_.refused_by_peer;
           log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));

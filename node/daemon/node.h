@@ -276,6 +276,7 @@ class Node {
   };
   std::map<std::pair<std::string, std::string>, InFlight> in_flight_;  // (message id, recipient)
   std::map<std::string, int> in_flight_by_hop_;
+  std::set<std::int64_t> settling_;  // outbox entries whose removal waits for the batch's commit
   struct Bucket {
     double tokens = 0;
     std::chrono::steady_clock::time_point at{};
