@@ -569,6 +569,20 @@ TEST_F(DaemonNodeTest, ARelayCarriesToAnOutboundOnlyMemberItCannotRead) {
   ASSERT_EQ(reply.size(), 5u);
   EXPECT_EQ(reply[1], "REJECT");
   EXPECT_EQ(reply[4], "this node is not a relay of FR-MJ@ejn");
+  // A forged signature is dropped at the relay: it checks what it cannot read.
+  const std::int64_t queued = (*relay)->Counters().relayed;
+  crypto::Bytes forged = Envelope("IT-MG", "PT-PGR", "forged on the way");
+  v1::Signed outer;
+  ASSERT_TRUE(outer.ParseFromArray(forged.data(), static_cast<int>(forged.size())));
+  std::string sig = outer.signature();
+  sig[10] = static_cast<char>(sig[10] ^ 1);
+  outer.set_signature(sig);
+  SendFrames(it, {"COMITY1", "FORWARD", "PT-PGR@ejn", outer.SerializeAsString()});
+  const std::vector<std::string> refused = Answer(it);
+  ASSERT_EQ(refused.size(), 5u);
+  EXPECT_EQ(refused[1], "REJECT");
+  EXPECT_EQ(refused[4], "bad signature");
+  EXPECT_EQ((*relay)->Counters().relayed, queued);
 }
 
 TEST_F(DaemonNodeTest, ANewerRosterSpreadsAndCutsTheRevokedMemberOff) {
