@@ -720,15 +720,15 @@ archive::ArchiveStatus Node::WriteReceipts(std::int64_t now) {
       const std::vector<Bytes> part(ids.begin() + static_cast<std::ptrdiff_t>(from),
                                     ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), from + kMaxReceiptIds)));
       const std::string signed_receipt = MakeReceipt(p_.identity, *signer, kind, part, now, about ? &*about : nullptr);
-      if (!to) {
-        // Kept by this node: its own evidence (accepted, not-delivered).
+      if (!to || kind == "read") {
+        // Kept by this node: its own evidence (accepted, not-delivered), and what it said it read.
         auto evidence = p_.archive->AddEvidence(crypto::AsBytes(signed_receipt));
         if (!evidence) return evidence.error();
         const std::string party = about ? about_address : signer_address;
         for (const Bytes& id : part) {
           if (auto st = p_.archive->AddReceipt({id, party, kind, {}, now, *evidence}); !st) return st;
         }
-        continue;
+        if (!to) continue;
       }
       auto sealed = SealMessage(p_.identity, {*signer}, p_.trust,
                                 {{*to}, std::string(kReceiptContentType), signed_receipt, 0, {}}, now);
@@ -1256,10 +1256,67 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
       return reply(std::move(response));
     case v1::ApiRequest::kPing:
       return StartPing(request.ping(), std::move(reply));
+    case v1::ApiRequest::kRead:
+      return MarkRead(request.read(), std::move(reply));
     default:
       response.set_error("unknown request");
       return reply(std::move(response));
   }
+}
+
+void Node::MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply) {
+  v1::ApiResponse r;
+  if (read.message_ids().empty() || read.message_ids_size() > kMaxReceiptIds) {
+    r.set_error("read: give 1 to " + std::to_string(kMaxReceiptIds) + " message ids");
+    return reply(std::move(r));
+  }
+  // Checked before anything is written: each one received here, and not yet marked read.
+  const std::int64_t now = p_.now();
+  struct Marked {
+    Bytes id;
+    v1::Party reader, sender;
+  };
+  auto marked = std::make_shared<std::vector<Marked>>();
+  for (const std::string& raw : read.message_ids()) {
+    const Bytes id = crypto::ToBytes(raw);
+    auto m = p_.archive->GetMessage(id);
+    if (!m || !*m || (*m)->direction != "in") {
+      r.set_error("read: " + (raw.size() == 32 ? ShortId(raw) : std::string("a malformed id")) +
+                  " is no message this node received");
+      return reply(std::move(r));
+    }
+    auto receipts = p_.archive->Receipts(id);
+    if (!receipts) {
+      r.set_error("read: " + receipts.error().message);
+      return reply(std::move(r));
+    }
+    const auto sender = PartyOfAddress((*m)->sender);
+    v1::Party reader;
+    for (const v1::Party& mine : p_.parties) {
+      if ((*m)->recipients.find(AddressOf(mine)) != std::string::npos) reader = mine;
+    }
+    bool already = false;
+    for (const auto& rec : *receipts) already |= rec.kind == "read";
+    if (!sender || reader.member_id().empty() || already) continue;
+    marked->push_back({id, reader, *sender});
+  }
+  Defer(
+      [this, marked, now]() -> archive::ArchiveStatus {
+        for (const Marked& m : *marked) {
+          QueueReceipt("read", m.reader, &m.sender, nullptr, m.id);
+          if (auto st = p_.archive->Audit(now, AddressOf(m.reader), "read", ShortId(m.id) + " from " + AddressOf(m.sender));
+              !st) {
+            return st;
+          }
+        }
+        return {};
+      },
+      [marked, reply] {
+        v1::ApiResponse ok;
+        ok.mutable_read()->set_receipted(static_cast<std::uint32_t>(marked->size()));
+        reply(std::move(ok));
+      });
+  ScheduleFlush();
 }
 
 void Node::StartPing(const v1::PingRequest& ping, ApiServer::Reply reply) {

@@ -238,6 +238,8 @@ class Node {
   // The local API (proto/api.proto).
   void OnApi(const v1::ApiRequest& request, ApiServer::Reply reply);
   void StartPing(const v1::PingRequest& ping, ApiServer::Reply reply);
+  // Read evidence: signed and sent to each message's sender (§10.4).
+  void MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply);
   void PingStep(const std::string& message_id, const std::string& kind, const std::string& by);
   void FinishPing(const std::string& message_id, bool delivered);
   void TakeFileCounters();

@@ -303,6 +303,43 @@ TEST_F(DaemonNodeTest, APingThroughARelayListsEveryStepOfTheRealPath) {
   EXPECT_EQ(steps[3], "delivered PT-PGR@ejn");
 }
 
+TEST_F(DaemonNodeTest, AnOfficerReadingAMessageSendsSignedReadEvidenceOnce) {
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  auto id = (*es)->Send({Party("FR-MJ")}, "text/plain", "please confirm receipt").get();
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 1; }));
+  const std::string socket = homes_.at("FR-MJ")->path() + "/comity.sock";
+  v1::ApiRequest read;
+  read.set_version(1);
+  read.mutable_read()->add_message_ids(crypto::AsString(*id));
+  v1::ApiResponse r = ApiCall(socket, read);
+  ASSERT_TRUE(r.has_read()) << r.error();
+  EXPECT_EQ(r.read().receipted(), 1u);
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().receipts_in == 2; })) << "no read receipt";
+  auto kinds = [&](Running& n) {
+    std::vector<std::string> out;
+    n->WithArchive([&](archive::Archive& a) {
+      auto rs = a.Receipts(*id);
+      if (!rs) return;
+      for (const auto& rec : *rs) out.push_back(rec.kind + " " + rec.party);
+    });
+    return out;
+  };
+  EXPECT_EQ(kinds(*es), (std::vector<std::string>{"accepted ES-MJ@ejn", "delivered FR-MJ@ejn", "read FR-MJ@ejn"}));
+  EXPECT_EQ(kinds(*fr), (std::vector<std::string>{"read FR-MJ@ejn"})) << "FR-MJ keeps what it signed";
+  // Read again: no second receipt.
+  r = ApiCall(socket, read);
+  ASSERT_TRUE(r.has_read()) << r.error();
+  EXPECT_EQ(r.read().receipted(), 0u);
+  // Only what it received can be marked read.
+  v1::ApiRequest foreign;
+  foreign.set_version(1);
+  foreign.mutable_read()->add_message_ids(std::string(32, '\x07'));
+  EXPECT_NE(ApiCall(socket, foreign).error().find("is no message this node received"), std::string::npos);
+}
+
 TEST_F(DaemonNodeTest, TheLocalApiAnswersStatusRefusesBadRequestsAndTimesAPingOut) {
   auto es = Start("ES-MJ");
   ASSERT_TRUE(es);
