@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string_view>
 #include <zmq.hpp>
 
@@ -43,9 +44,14 @@ std::optional<BenchArgs> ParseBenchArgs(int argc, char** argv, const std::string
 }
 
 int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-  return a.local_endpoint().port();
+  // The kernel may give a port it gave before, once it is released: never hand one out twice.
+  static std::set<int> given;
+  for (;;) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+    const int port = a.local_endpoint().port();
+    if (given.insert(port).second) return port;
+  }
 }
 
 ScratchDir::ScratchDir(const std::string& name) {

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <zmq_addon.hpp>
 
@@ -30,9 +31,14 @@ using Clock = std::chrono::steady_clock;
 // A free loopback port (bound and released: another process could take it in between; on a
 // test machine that does not happen in practice, and a bind failure would fail loudly).
 inline int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-  return a.local_endpoint().port();
+  // The kernel may give a port it gave before, once it is released: never hand one out twice.
+  static std::set<int> given;
+  for (;;) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
+    const int port = a.local_endpoint().port();
+    if (given.insert(port).second) return port;
+  }
 }
 
 inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
