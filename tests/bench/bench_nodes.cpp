@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "crypto/envelope.h"
+#include "tests/free_port.h"
 #include "crypto/keystore.h"
 #include "node/archive/archive.h"
 
@@ -43,16 +44,7 @@ std::optional<BenchArgs> ParseBenchArgs(int argc, char** argv, const std::string
   return out;
 }
 
-int FreePort() {
-  // The kernel may give a port it gave before, once it is released: never hand one out twice.
-  static std::set<int> given;
-  for (;;) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-    const int port = a.local_endpoint().port();
-    if (given.insert(port).second) return port;
-  }
-}
+int FreePort() { return test::FreePort(); }
 
 ScratchDir::ScratchDir(const std::string& name) {
   std::string tmpl = "/tmp/comity-bench-" + name + "-XXXXXX";

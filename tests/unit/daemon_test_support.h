@@ -19,6 +19,7 @@
 #include "crypto/envelope.h"
 #include "node/daemon/node.h"
 #include "node/daemon/send.h"
+#include "tests/free_port.h"
 #include "tests/unit/archive_test_support.h"
 #include "tests/unit/test_network.h"
 
@@ -28,18 +29,7 @@ using crypto::test::kNow;
 using crypto::test::TestNetwork;
 using Clock = std::chrono::steady_clock;
 
-// A free loopback port (bound and released: another process could take it in between; on a
-// test machine that does not happen in practice, and a bind failure would fail loudly).
-inline int FreePort() {
-  // The kernel may give a port it gave before, once it is released: never hand one out twice.
-  static std::set<int> given;
-  for (;;) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::address_v4::loopback(), 0});
-    const int port = a.local_endpoint().port();
-    if (given.insert(port).second) return port;
-  }
-}
+using comity::test::FreePort;
 
 inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
