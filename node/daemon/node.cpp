@@ -1122,16 +1122,27 @@ void Node::ReplaceTrust(crypto::TrustStore trust) {
 }
 
 void Node::CloseUntrustedLinks() {
+  // Not now but next on the io_context: the roster that changed the trust may have come in on
+  // one of the sockets closed here, whose reader is still on the stack.
   // ZeroMQ cannot close one peer of a ROUTER: when a member linked in is no longer current,
   // the listener is closed and opened again on the same endpoints. Every link to it drops;
   // the others come back at once (their DEALERs reconnect, ZAP admits them again), the
   // revoked member's reconnection is refused, and whatever was in flight is retried.
-  bool revoked_inbound = false;
   for (const auto& [member, routing_id] : routes_) {
     auto party = PartyOfAddress(member);
-    revoked_inbound |= !party || !p_.trust.FindMember(*party, p_.now());
+    reopen_router_ |= !party || !p_.trust.FindMember(*party, p_.now());
   }
-  if (revoked_inbound && router_) ReopenRouter();
+  if (closing_posted_) return;
+  closing_posted_ = true;
+  boost::asio::post(io_, [this] {
+    closing_posted_ = false;
+    if (!stopping_) CloseUntrustedLinksNow();
+  });
+}
+
+void Node::CloseUntrustedLinksNow() {
+  if (reopen_router_ && router_) ReopenRouter();
+  reopen_router_ = false;
   for (auto it = links_.begin(); it != links_.end();) {
     auto party = PartyOfAddress(it->first);
     if (party && p_.trust.FindMember(*party, p_.now())) {

@@ -222,7 +222,8 @@ class Node {
   // endpoints, or (for an outbound-only member) a link to one of its relays (`via` set).
   std::optional<Path> RouteTo(const std::string& member, std::string* via);
   Link* LinkTo(const std::string& peer);
-  void CloseUntrustedLinks();
+  void CloseUntrustedLinks();  // posted: see there
+  void CloseUntrustedLinksNow();
   bool IsCurrentMember(const std::string& member);
   std::optional<std::string> MemberOfCurveKey(const std::string& key) const;
   std::int64_t Backoff(std::int64_t attempts);
@@ -301,6 +302,8 @@ class Node {
   std::mt19937_64 rng_{std::random_device{}()};
   NodeCounters counters_;
   bool stopping_ = false;
+  bool closing_posted_ = false;
+  bool reopen_router_ = false;  // a member linked in was revoked
 };
 
 }  // namespace comity::node
