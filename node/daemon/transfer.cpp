@@ -259,6 +259,15 @@ void FileFetcher::Fetch(const WantedFile& f, const FileSource& source, const std
     }
     return;
   }
+  if (transfers_.size() >= kMaxTransfers) {
+    // Each transfer holds a file and a checking thread: beyond this many at once the envelope
+    // waits, unacknowledged, for its sender's next try.
+    std::int64_t held = 0;
+    if (log_.Allow("transfers", std::chrono::seconds(10), &held)) {
+      log_.Warn(std::to_string(kMaxTransfers) + " attachment transfers under way: another waits for its sender's retry");
+    }
+    return;
+  }
   auto t = std::make_unique<Transfer>();
   t->file = f;
   t->source = source;
@@ -330,7 +339,9 @@ void FileFetcher::Ask(Transfer& t) {
     const auto now = std::chrono::steady_clock::now();
     if (t.refilled == std::chrono::steady_clock::time_point{}) t.refilled = now;
     const double rate = static_cast<double>(bytes_per_second_);
-    t.allowance = std::min(rate, t.allowance + rate * std::chrono::duration<double>(now - t.refilled).count());
+    // A second's worth may wait, and at least one whole piece (a slow pace must not starve it).
+    const double cap = std::max(rate, static_cast<double>(kPieceBytes));
+    t.allowance = std::min(cap, t.allowance + rate * std::chrono::duration<double>(now - t.refilled).count());
     t.refilled = now;
   }
   while (t.asked < t.file.stream_size && t.asked - t.written < std::uint64_t{kPiecesAhead} * kPieceBytes) {

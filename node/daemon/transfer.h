@@ -37,6 +37,8 @@ inline constexpr std::string_view kNoFile = "NOFILE";
 // what it has written: 16 x 256 KiB in flight per transfer.
 inline constexpr std::uint32_t kPieceBytes = 256 * 1024;
 inline constexpr int kPiecesAhead = 16;
+// Transfers a node runs at once (each holds a partial file and a checking thread).
+inline constexpr std::size_t kMaxTransfers = 16;
 
 // One file a receiver needs: its stream (as the header names it) and, for a recipient, what
 // the sealed content says of its plaintext.

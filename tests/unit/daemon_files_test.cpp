@@ -181,6 +181,29 @@ TEST_F(DaemonFilesTest, ASenderThatStopsMidwayIsResumedFromWhereTheReceiverIs) {
   EXPECT_EQ(HashOf(Attachment(*fr, HashOf(bytes))), HashOf(bytes)) << "fr does not hold the same bytes";
 }
 
+TEST_F(DaemonFilesTest, AtMostSixteenTransfersRunAtOnceAndTheRestFollow) {
+  DaemonSettings slow = Settings("FR-MJ");
+  slow.file_bytes_per_second = 65536;  // each file takes about 2 s
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ", slow);
+  ASSERT_TRUE(es && fr);
+  std::vector<std::future<Result<crypto::Bytes>>> sends;
+  for (int i = 0; i < 17; ++i) {
+    sends.push_back((*es)->Send({Party("FR-MJ")}, "text/plain", "", 0, {RandomFile(120'000, "f" + std::to_string(i))}));
+  }
+  for (auto& f : sends) ASSERT_TRUE(f.get().ok());
+  std::int64_t most = 0;
+  const bool all = WaitFor(
+      [&] {
+        const NodeCounters c = (*fr)->Counters();
+        most = std::max(most, c.files_active);
+        return c.files_in == 17;
+      },
+      std::chrono::seconds(40));
+  EXPECT_TRUE(all) << (*fr)->Counters().files_in << " of 17 files";
+  EXPECT_EQ(most, static_cast<std::int64_t>(kMaxTransfers)) << "the 17th waited for a free slot";
+}
+
 TEST_F(DaemonFilesTest, AnAttachmentOverTheReceiversLimitIsRefused) {
   DaemonSettings small = Settings("FR-MJ");
   small.max_attachment_bytes = 1000;
