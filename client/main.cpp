@@ -3,6 +3,8 @@
 //
 //   comity status [--home DIR | --socket PATH] [--json]
 //   comity ping ID [--timeout SECONDS] [--home DIR | --socket PATH] [--json]
+//   comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]
+//                    [--home DIR | --socket PATH] [--json]
 //
 // Exit codes: 0 done; 1 refused or failed (one line on stderr); 2 bad usage; 3 the daemon is
 // not running (one line saying so, and the command that starts it).
@@ -12,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/trust.h"
 #include "node/home.h"
 #include "node/status_text.h"
 #include "proto/api.pb.h"
@@ -40,11 +44,14 @@ struct Options {
   std::vector<std::string> words;
   std::map<std::string, std::string> values;
   bool json = false;
+  bool contact_24_7 = false;
 };
 
 constexpr const char* kUsage =
     "usage: comity status [--home DIR | --socket PATH] [--json]\n"
     "       comity ping ID [--timeout SECONDS] [--home DIR | --socket PATH] [--json]\n"
+    "       comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]\n"
+    "                        [--home DIR | --socket PATH] [--json]\n"
     "       comity --version | --help\n";
 
 std::optional<Options> Parse(int argc, char** argv, std::string* error) {
@@ -53,7 +60,10 @@ std::optional<Options> Parse(int argc, char** argv, std::string* error) {
     const std::string a = argv[i];
     if (a == "--json") {
       o.json = true;
-    } else if (a == "--home" || a == "--socket" || a == "--timeout") {
+    } else if (a == "--contact-24-7") {
+      o.contact_24_7 = true;
+    } else if (a == "--home" || a == "--socket" || a == "--timeout" || a == "--network" || a == "--country" ||
+               a == "--language" || a == "--role") {
       if (i + 1 >= argc) {
         *error = a + " needs a value";
         return std::nullopt;
@@ -238,6 +248,66 @@ int Ping(const Options& o) {
   return p.delivered() ? 0 : 1;
 }
 
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out.empty() ? "-" : out;
+}
+
+bool AllOf(const std::string& s, std::size_t n, int (*is)(int)) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (!is(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+int Directory(const Options& o) {
+  if (o.words.size() != 1) return Fail({"'directory' takes no argument (see comity --help)", 2});
+  ApiRequest request;
+  request.set_version(1);
+  comity::v1::DirectoryRequest* q = request.mutable_directory();
+  auto value = [&](const char* name) {
+    auto it = o.values.find(name);
+    return it == o.values.end() ? std::string() : it->second;
+  };
+  q->set_network(value("--network"));
+  q->set_country(value("--country"));
+  q->set_language(value("--language"));
+  q->set_role(value("--role"));
+  q->set_contact_24_7(o.contact_24_7);
+  if (!q->country().empty() && !AllOf(q->country(), 2, isupper)) {
+    return Fail({"--country must be an ISO 3166-1 code of two capital letters, e.g. ES", 2});
+  }
+  if (!q->language().empty() && !AllOf(q->language(), 2, islower)) {
+    return Fail({"--language must be an ISO 639-1 code of two small letters, e.g. es", 2});
+  }
+  Failure failure;
+  ApiResponse r = Call(o, request, 10000, &failure);
+  if (!failure.message.empty()) return Fail(failure);
+  if (o.json) {
+    PrintJson(r.directory());
+    return 0;
+  }
+  if (r.directory().members().empty()) {
+    std::cout << "No member matches.\n";
+    return 0;
+  }
+  char row[512];
+  std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-7s %-5s %-10s %-16s %s\n", "MEMBER", "CC", "ROLE", "LANG", "24/7",
+                "LINK", "NETWORKS", "AUTHORITY / FORMS / FINGERPRINT");
+  std::cout << row;
+  for (const auto& m : r.directory().members()) {
+    std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-7s %-5s %-10s %-16s %s\n", m.member_id().c_str(),
+                  m.country().c_str(), m.role().c_str(), Joined(m.languages()).c_str(), m.contact_24_7() ? "yes" : "no",
+                  m.link().c_str(), Joined(m.networks()).c_str(), comity::crypto::EscapeForDisplay(m.authority()).c_str());
+    std::cout << row;
+    std::cout << std::string(60, ' ') << " forms " << comity::crypto::EscapeForDisplay(Joined(m.transmission_forms())) << ", fingerprint "
+              << m.fingerprint() << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,5 +325,6 @@ int main(int argc, char** argv) {
   const std::string command = o->words.empty() ? "" : o->words[0];
   if (command == "status") return Status(*o);
   if (command == "ping") return Ping(*o);
+  if (command == "directory") return Directory(*o);
   return Fail({(command.empty() ? std::string("no command") : "unknown command '" + command + "'") + " (see comity --help)", 2});
 }

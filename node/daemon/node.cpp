@@ -1269,10 +1269,66 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
       return StartPing(request.ping(), std::move(reply));
     case v1::ApiRequest::kRead:
       return MarkRead(request.read(), std::move(reply));
+    case v1::ApiRequest::kDirectory: {
+      auto directory = Directory(request.directory());
+      if (!directory) {
+        response.set_error("directory: " + directory.error().message);
+      } else {
+        *response.mutable_directory() = std::move(directory).value();
+      }
+      return reply(std::move(response));
+    }
     default:
       response.set_error("unknown request");
       return reply(std::move(response));
   }
+}
+
+Result<v1::DirectoryResponse> Node::Directory(const v1::DirectoryRequest& q) {
+  std::optional<v1::Role> role;
+  if (!q.role().empty()) {
+    role = crypto::ParseRole(q.role());
+    if (!role) return MakeError("unknown role '" + crypto::EscapeForDisplay(q.role()) + "'");
+  }
+  if (!q.network().empty() && p_.trust.network(q.network()) == nullptr) {
+    return MakeError("this node trusts no network '" + crypto::EscapeForDisplay(q.network()) + "'");
+  }
+  const std::int64_t now = p_.now();
+  // One entry per member id and signing key, with every network that lists it so.
+  std::map<std::pair<std::string, std::string>, v1::DirectoryEntry> found;
+  for (const auto& [network_id, net] : p_.trust.networks()) {
+    if (!net.roster || (!q.network().empty() && q.network() != network_id)) continue;
+    for (const auto& [member_id, cert] : net.roster->members) {
+      if (!p_.trust.FindMember(crypto::PartyOf(cert), now)) continue;  // revoked, or not valid now
+      if (!q.country().empty() && cert.country() != q.country()) continue;
+      if (role && cert.role() != *role) continue;
+      if (q.contact_24_7() && !cert.contact_24_7()) continue;
+      if (!q.language().empty() &&
+          std::find(cert.languages().begin(), cert.languages().end(), q.language()) == cert.languages().end()) {
+        continue;
+      }
+      v1::DirectoryEntry& e = found[{member_id, cert.keys().sign_ed25519()}];
+      e.add_networks(network_id);
+      if (e.member_id().empty()) {
+        e.set_member_id(member_id);
+        e.set_authority(cert.authority_name());
+        e.set_country(cert.country());
+        e.set_role(crypto::RoleName(cert.role()));
+        *e.mutable_languages() = cert.languages();
+        *e.mutable_transmission_forms() = cert.transmission_forms();
+        e.set_contact_24_7(cert.contact_24_7());
+        e.set_fingerprint(crypto::Fingerprint(crypto::AsBytes(cert.keys().sign_ed25519())));
+      }
+      const std::string address = member_id + "@" + network_id;
+      const bool out = links_.count(address) != 0, in = routes_.count(address) != 0;
+      const std::string link = out && in ? "both ways" : out ? "dialled" : in ? "linked in" : "";
+      if (!link.empty() && (e.link().empty() || e.link() == "none")) e.set_link(link);
+      if (e.link().empty()) e.set_link("none");
+    }
+  }
+  v1::DirectoryResponse r;
+  for (auto& [key, e] : found) *r.add_members() = std::move(e);
+  return r;
 }
 
 void Node::MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply) {

@@ -123,6 +123,16 @@ grep -Eq '^  accepted +by A-ONE-CENTRAL-AUTHORITY@IberRed' out.txt && grep -Eq '
 check $? "comity ping did not list accepted and custody: $(cat out.txt)"
 COMITYD=$COMITY expect 0 '"delivered":true' -- ping B-TWO@IberRed --home "$WORK/a" --json
 COMITYD=$COMITY expect 1 "^comity: error: ping: 'NOBODY' is no member of this node's networks$" -- ping NOBODY --home "$WORK/a"
+COMITYD=$COMITY expect 0 '^B-TWO +PT +central-authority ' -- directory --home "$WORK/a"
+grep -Eq '^IBR-COORD +ES +coordinator ' out.txt && grep -Eq '^A-ONE-CENTRAL-AUTHORITY +ES ' out.txt
+check $? "comity directory does not list every member: $(cat out.txt)"
+COMITYD=$COMITY expect 0 '^IBR-COORD ' -- directory --role coordinator --home "$WORK/a"
+[ "$(grep -c '^[A-Z]' out.txt)" -eq 2 ]; check $? "directory --role coordinator lists more than IBR-COORD: $(cat out.txt)"
+COMITYD=$COMITY expect 0 '"member_id":"B-TWO"' -- directory --country PT --json --home "$WORK/a"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert [m["member_id"] for m in d["members"]] == ["B-TWO"], d' out.txt
+check $? "directory --country PT --json is not one JSON document with B-TWO alone: $(head -c 300 out.txt)"
+COMITYD=$COMITY expect 2 '^comity: error: --country must be an ISO 3166-1 code' -- directory --country pt --home "$WORK/a"
+COMITYD=$COMITY expect 1 "^comity: error: directory: unknown role 'judge'$" -- directory --role judge --home "$WORK/a"
 COMITYD=$COMITY expect 2 '^comity: error: unknown command .frobnicate. \(see comity --help\)$' -- frobnicate --home "$WORK/a"
 COMITYD=$COMITY expect 2 '^comity: error: give --home or --socket, not both' -- status --home "$WORK/a" --socket x
 # A request that is not one: an error answer, and the daemon goes on.

@@ -340,6 +340,55 @@ TEST_F(DaemonNodeTest, AnOfficerReadingAMessageSendsSignedReadEvidenceOnce) {
   EXPECT_NE(ApiCall(socket, foreign).error().find("is no message this node received"), std::string::npos);
 }
 
+TEST_F(DaemonNodeTest, TheDirectoryListsCurrentMembersWithTheirLinksAndFilters) {
+  net_.AdmitWith("PT-DAY", [](v1::Certificate& c) {
+    c.set_country("PT");
+    c.clear_languages();
+    c.add_languages("pt");
+    c.set_contact_24_7(false);
+  });
+  net_.Revoke("IT-MG");
+  roster_ = net_.Publish();
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  ASSERT_TRUE((*es)->Send({Party("FR-MJ")}, "text/plain", "hello").get().ok());
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 1; }));
+  const std::string socket = homes_.at("ES-MJ")->path() + "/comity.sock";
+  auto members = [&](std::function<void(v1::DirectoryRequest&)> filter) {
+    v1::ApiRequest r;
+    r.set_version(1);
+    filter(*r.mutable_directory());
+    const v1::ApiResponse a = ApiCall(socket, r);
+    EXPECT_EQ(a.error(), "");
+    std::vector<std::string> out;
+    for (const auto& m : a.directory().members()) out.push_back(m.member_id() + " " + m.link());
+    return out;
+  };
+  // Everyone current (IT-MG is revoked), with ES-MJ's link to FR-MJ.
+  EXPECT_EQ(members([](v1::DirectoryRequest&) {}),
+            (std::vector<std::string>{"ES-MJ none", "FR-MJ dialled", "PT-DAY none", "PT-PGR none", "RELAY-1 none"}));
+  EXPECT_EQ(members([](v1::DirectoryRequest& q) { q.set_country("PT"); }), (std::vector<std::string>{"PT-DAY none"}));
+  EXPECT_EQ(members([](v1::DirectoryRequest& q) { q.set_language("pt"); }), (std::vector<std::string>{"PT-DAY none"}));
+  EXPECT_EQ(members([](v1::DirectoryRequest& q) { q.set_role("relay"); }), (std::vector<std::string>{"RELAY-1 none"}));
+  EXPECT_EQ(members([](v1::DirectoryRequest& q) { q.set_contact_24_7(true); }).size(), 4u);
+  v1::ApiRequest bad;
+  bad.set_version(1);
+  bad.mutable_directory()->set_role("judge");
+  EXPECT_EQ(ApiCall(socket, bad).error(), "directory: unknown role 'judge'");
+  bad.mutable_directory()->set_role("");
+  bad.mutable_directory()->set_network("nowhere");
+  EXPECT_EQ(ApiCall(socket, bad).error(), "directory: this node trusts no network 'nowhere'");
+  // What a member publishes about itself comes through whole.
+  v1::ApiRequest one;
+  one.set_version(1);
+  one.mutable_directory()->set_role("relay");
+  const v1::DirectoryEntry relay = ApiCall(socket, one).directory().members(0);
+  EXPECT_EQ(relay.networks_size(), 1);
+  EXPECT_EQ(relay.networks(0), "ejn");
+  EXPECT_EQ(relay.fingerprint(), crypto::Fingerprint(net_.member("RELAY-1").identity.public_identity().sign));
+}
+
 TEST_F(DaemonNodeTest, TheLocalApiAnswersStatusRefusesBadRequestsAndTimesAPingOut) {
   auto es = Start("ES-MJ");
   ASSERT_TRUE(es);
