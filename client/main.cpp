@@ -3,6 +3,7 @@
 //
 //   comity status [--home DIR | --socket PATH] [--json]
 //   comity ping ID [--timeout SECONDS] [--home DIR | --socket PATH] [--json]
+//   comity search WORDS... [--limit N] [--home DIR | --socket PATH] [--json]
 //   comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]
 //                    [--home DIR | --socket PATH] [--json]
 //
@@ -50,6 +51,7 @@ struct Options {
 constexpr const char* kUsage =
     "usage: comity status [--home DIR | --socket PATH] [--json]\n"
     "       comity ping ID [--timeout SECONDS] [--home DIR | --socket PATH] [--json]\n"
+    "       comity search WORDS... [--limit N] [--home DIR | --socket PATH] [--json]\n"
     "       comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]\n"
     "                        [--home DIR | --socket PATH] [--json]\n"
     "       comity --version | --help\n";
@@ -63,7 +65,7 @@ std::optional<Options> Parse(int argc, char** argv, std::string* error) {
     } else if (a == "--contact-24-7") {
       o.contact_24_7 = true;
     } else if (a == "--home" || a == "--socket" || a == "--timeout" || a == "--network" || a == "--country" ||
-               a == "--language" || a == "--role") {
+               a == "--language" || a == "--role" || a == "--limit") {
       if (i + 1 >= argc) {
         *error = a + " needs a value";
         return std::nullopt;
@@ -262,6 +264,46 @@ bool AllOf(const std::string& s, std::size_t n, int (*is)(int)) {
   return true;
 }
 
+int Search(const Options& o) {
+  if (o.words.size() < 2) return Fail({"'search' needs words: comity search WORDS...", 2});
+  ApiRequest request;
+  request.set_version(1);
+  for (std::size_t i = 1; i < o.words.size(); ++i) request.mutable_search()->add_words(o.words[i]);
+  if (auto it = o.values.find("--limit"); it != o.values.end()) {
+    const std::string& l = it->second;
+    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos || std::stoi(l) < 1 ||
+        std::stoi(l) > 200) {
+      return Fail({"--limit must be a number from 1 to 200", 2});
+    }
+    request.mutable_search()->set_limit(static_cast<std::uint32_t>(std::stoi(l)));
+  }
+  Failure failure;
+  ApiResponse r = Call(o, request, 30000, &failure);
+  if (!failure.message.empty()) return Fail(failure);
+  if (o.json) {
+    PrintJson(r.search());
+    return 0;
+  }
+  std::cout << r.search().total() << (r.search().total() == 1 ? " match" : " matches") << ", newest first\n";
+  for (const auto& h : r.search().hits()) {
+    char when[32] = "";
+    const std::time_t t = static_cast<std::time_t>(h.created_at());
+    std::tm tm{};
+    if (::gmtime_r(&t, &tm) != nullptr) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    std::string id;
+    for (std::size_t i = 8; i < 16 && i < h.message_id().size(); ++i) {
+      char hex[3];
+      std::snprintf(hex, sizeof hex, "%02x", static_cast<unsigned char>(h.message_id()[i]));
+      id += hex;
+    }
+    char row[256];
+    std::snprintf(row, sizeof row, "%s  %-8s %-28s %-16s ", when, h.kind().c_str(),
+                  comity::crypto::EscapeForDisplay(h.sender()).c_str(), id.c_str());
+    std::cout << row << comity::crypto::EscapeForDisplay(h.subject().empty() ? "(no subject)" : h.subject()) << "\n";
+  }
+  return 0;
+}
+
 int Directory(const Options& o) {
   if (o.words.size() != 1) return Fail({"'directory' takes no argument (see comity --help)", 2});
   ApiRequest request;
@@ -326,5 +368,6 @@ int main(int argc, char** argv) {
   if (command == "status") return Status(*o);
   if (command == "ping") return Ping(*o);
   if (command == "directory") return Directory(*o);
+  if (command == "search") return Search(*o);
   return Fail({(command.empty() ? std::string("no command") : "unknown command '" + command + "'") + " (see comity --help)", 2});
 }

@@ -1269,6 +1269,15 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
       return StartPing(request.ping(), std::move(reply));
     case v1::ApiRequest::kRead:
       return MarkRead(request.read(), std::move(reply));
+    case v1::ApiRequest::kSearch: {
+      auto found = Search(request.search());
+      if (!found) {
+        response.set_error("search: " + found.error().message);
+      } else {
+        *response.mutable_search() = std::move(found).value();
+      }
+      return reply(std::move(response));
+    }
     case v1::ApiRequest::kDirectory: {
       auto directory = Directory(request.directory());
       if (!directory) {
@@ -1282,6 +1291,36 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
       response.set_error("unknown request");
       return reply(std::move(response));
   }
+}
+
+Result<v1::SearchResponse> Node::Search(const v1::SearchRequest& q) {
+  if (q.words().empty() || q.words_size() > 16) return MakeError("give 1 to 16 words");
+  // Each word is a quoted FTS term (a quote inside doubled): what people type is never taken
+  // for query syntax.
+  std::string query;
+  for (const std::string& w : q.words()) {
+    if (w.empty() || w.size() > 100 || !IsUtf8(w)) return MakeError("a word is empty, longer than 100 bytes or not UTF-8");
+    std::string quoted = "\"";
+    for (char c : w) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    query += (query.empty() ? "" : " ") + quoted + "\"";
+  }
+  const int limit = q.limit() == 0 ? 20 : static_cast<int>(std::min(q.limit(), 200u));
+  auto hits = p_.archive->Search(query, limit);
+  if (!hits) return MakeError(hits.error().message);
+  auto total = p_.archive->CountMatches(query);
+  if (!total) return MakeError(total.error().message);
+  v1::SearchResponse r;
+  r.set_total(*total);
+  for (const archive::SearchHit& h : *hits) {
+    v1::SearchHit* out = r.add_hits();
+    out->set_kind(h.kind);
+    out->set_thread(h.thread_uid);
+    out->set_sender(h.sender);
+    out->set_subject(h.subject);
+    out->set_created_at(h.created_at);
+    out->set_message_id(crypto::AsString(h.message_id));
+  }
+  return r;
 }
 
 Result<v1::DirectoryResponse> Node::Directory(const v1::DirectoryRequest& q) {

@@ -242,6 +242,7 @@ class Node {
   // Read evidence: signed and sent to each message's sender (§10.4).
   void MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply);
   Result<v1::DirectoryResponse> Directory(const v1::DirectoryRequest& request);
+  Result<v1::SearchResponse> Search(const v1::SearchRequest& request);
   void PingStep(const std::string& message_id, const std::string& kind, const std::string& by);
   void FinishPing(const std::string& message_id, bool delivered);
   void TakeFileCounters();

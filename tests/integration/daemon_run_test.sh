@@ -132,6 +132,15 @@ COMITYD=$COMITY expect 0 '"member_id":"B-TWO"' -- directory --country PT --json 
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert [m["member_id"] for m in d["members"]] == ["B-TWO"], d' out.txt
 check $? "directory --country PT --json is not one JSON document with B-TWO alone: $(head -c 300 out.txt)"
 COMITYD=$COMITY expect 2 '^comity: error: --country must be an ISO 3166-1 code' -- directory --country pt --home "$WORK/a"
+# Search at B for what A sends it (words are words, never query syntax).
+expect 0 '^Queued ' -- send $(P a) --to B-TWO --text "request for extradition of a fugitive, art. 16 UNTOC"
+for _ in $(seq 100); do "$COMITY" search extradition --home "$WORK/b" 2>/dev/null | grep -q '^1 match' && break; sleep 0.1; done
+COMITYD=$COMITY expect 0 '^1 match, newest first$' -- search extradition --home "$WORK/b"
+grep -Eq '^[0-9-]{10} [0-9:]{5}  message +A-ONE-CENTRAL-AUTHORITY@IberRed ' out.txt
+check $? "comity search does not show the message from A: $(cat out.txt)"
+COMITYD=$COMITY expect 0 '"total":"1"' -- search fugitive UNTOC --json --home "$WORK/b"
+COMITYD=$COMITY expect 0 '^0 matches' -- search 'extradition" OR (' --home "$WORK/b"
+COMITYD=$COMITY expect 2 "^comity: error: 'search' needs words" -- search --home "$WORK/b"
 COMITYD=$COMITY expect 1 "^comity: error: directory: unknown role 'judge'$" -- directory --role judge --home "$WORK/a"
 COMITYD=$COMITY expect 2 '^comity: error: unknown command .frobnicate. \(see comity --help\)$' -- frobnicate --home "$WORK/a"
 COMITYD=$COMITY expect 2 '^comity: error: give --home or --socket, not both' -- status --home "$WORK/a" --socket x
