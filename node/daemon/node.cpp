@@ -677,12 +677,18 @@ void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done) {
   const std::int64_t now = p_.now();
   for (OutgoingFile& f : message.files) {
     if (auto st = ReuseStored(*p_.archive, f); !st) {
+      for (const OutgoingFile& g : message.files) {
+        if (!g.stream_path.empty()) ::unlink(g.stream_path.c_str());
+      }
       done(MakeError("reading the archive failed: " + st.error().message));
       return;
     }
   }
   auto sealed = SealMessage(p_.identity, p_.parties, p_.trust, message, now);
   if (!sealed) {
+    for (const OutgoingFile& f : message.files) {
+      if (!f.stream_path.empty()) ::unlink(f.stream_path.c_str());  // nothing will adopt it
+    }
     done(sealed.error());
     return;
   }

@@ -226,6 +226,16 @@ TEST_F(DaemonFilesTest, AnAttachmentOverTheReceiversLimitIsRefused) {
   auto missing = (*it)->Send({Party("FR-MJ")}, "text/plain", "", 0, {dir_.path() + "/no-such-file"}).get();
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("cannot read"), std::string::npos) << missing.error().message;
+  // A file encrypted for a message that cannot be sealed (no such recipient) is not left behind.
+  v1::Party nobody;
+  nobody.set_network_id("ejn");
+  nobody.set_member_id("NOBODY");
+  auto unsealed = (*it)->Send({nobody}, "text/plain", "", 0, {RandomFile(5, "five.bin")}).get();
+  ASSERT_FALSE(unsealed.ok());
+  DIR* d = ::opendir((homes_.at("IT-MG")->path() + "/blobs").c_str());
+  ASSERT_NE(d, nullptr);
+  while (dirent* e = ::readdir(d)) EXPECT_NE(std::string(e->d_name).rfind("outgoing-", 0), 0u) << e->d_name;
+  ::closedir(d);
   EXPECT_EQ((*it)->Counters().outbox, 0);
 }
 
