@@ -175,7 +175,8 @@ ApiResponse Call(const Options& o, const ApiRequest& request, int timeout_ms, Fa
   }
   const std::uint32_t size = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
                              (std::uint32_t{header[2]} << 8) | header[3];
-  std::string in(size, '\0');
+  std::string in;
+  if (size <= (64u << 20)) in.resize(size);
   if (size > (64u << 20) || !ReadAll(fd, in.data(), size, timeout_ms) || !response.ParseFromString(in)) {
     ::close(fd);
     *failure = {"comityd at " + path + " sent an answer this client cannot read"};

@@ -377,8 +377,9 @@ void Node::Reply(const ReplyTo& to, const std::vector<std::string>& frames) {
   if (it != links_.end()) SendOn(Path{&it->second->socket, "", it->second->reader.get()}, frames);
 }
 
-void Node::Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after) {
-  pending_.push_back({std::move(write), std::move(after)});
+void Node::Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after,
+                 std::function<void(const std::string&)> failed) {
+  pending_.push_back({std::move(write), std::move(after), std::move(failed)});
   if (pending_.size() >= static_cast<std::size_t>(kOutboxBatch)) Flush();
 }
 
@@ -403,6 +404,9 @@ void Node::Flush() {
       // Nothing of it is stored, so nothing is acknowledged: every sender tries again.
       log_.Error("archiving " + std::to_string(work.size()) + " items failed: " + st.error().message);
       settling_.clear();  // whatever custody it held is answered again by the retries
+      for (const Pending& w : work) {
+        if (w.failed) w.failed(st.error().message);  // those waiting for an answer get one
+      }
       continue;
     }
     for (const Pending& w : work) {
@@ -628,13 +632,15 @@ void Node::Relay(const std::string& from, const ReplyTo& back, const std::string
     if (mine.network_id() == party->network_id()) signer = mine;
   }
   const v1::Party sender_party = inspected->header.sender(), about = *party;
+  const bool is_receipt = inspected->header.content_type() == kReceiptContentType;
   Defer(
-      [this, entry, queued, audit, now, signer, sender_party, about]() -> archive::ArchiveStatus {
+      [this, entry, queued, audit, now, signer, sender_party, about, is_receipt]() -> archive::ArchiveStatus {
         auto r = p_.archive->EnqueueOnce(*entry);
         if (!r) return r.error();
         *queued = *r;
         if (!*queued) return {};
-        QueueReceipt("relayed", signer, &sender_party, &about, entry->message_id);
+        // A receipt gets no receipt (§10.4), not even a relayed one.
+        if (!is_receipt) QueueReceipt("relayed", signer, &sender_party, &about, entry->message_id);
         return p_.archive->Audit(now, AddressOf(signer), "relay", audit);
       },
       [this, queued, back, id_text, recipient] {
@@ -706,6 +712,12 @@ void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done) {
       [this, stored, done] {
         done(stored->record.message_id);
         ScheduleOutbox(std::chrono::milliseconds(0));
+      },
+      [stored, done](const std::string& why) {
+        for (const OutgoingFile& f : stored->files) {
+          if (!f.stream_path.empty()) ::unlink(f.stream_path.c_str());  // if not adopted yet
+        }
+        done(MakeError("archiving the message failed: " + why));
       });
   ScheduleFlush();
 }
@@ -1187,10 +1199,12 @@ void Node::StatusLoop() {
   // Relay copies of attachments go once their messages have left the outbox.
   if (p_.now() >= sweep_at_) {
     sweep_at_ = p_.now() + p_.settings.file_sweep_every.count();
-    files_->Sweep([this](const Bytes& id) {
-      auto held = p_.archive->InOutbox(id);
-      return !held || *held;  // when in doubt, keep it
-    });
+    files_->Sweep(
+        [this](const Bytes& id) {
+          auto held = p_.archive->InOutbox(id);
+          return !held || *held;  // when in doubt, keep it
+        },
+        2 * p_.settings.file_sweep_every.count());
     CheckUndelivered();
   }
   WriteStatus(true);  // when there is a status path
@@ -1427,6 +1441,11 @@ void Node::MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply) {
         v1::ApiResponse ok;
         ok.mutable_read()->set_receipted(static_cast<std::uint32_t>(marked->size()));
         reply(std::move(ok));
+      },
+      [reply](const std::string& why) {
+        v1::ApiResponse r;
+        r.set_error("read: archiving failed: " + why);
+        reply(std::move(r));
       });
   ScheduleFlush();
 }
@@ -1467,7 +1486,7 @@ void Node::PingStep(const std::string& message_id, const std::string& kind, cons
   step->set_kind(kind);
   step->set_by(by);
   step->set_after_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second->start).count());
-  if (kind == "delivered") FinishPing(message_id, true);
+  if (kind == "delivered" && by == it->second->response.to()) FinishPing(message_id, true);
 }
 
 void Node::FinishPing(const std::string& message_id, bool delivered) {
@@ -1539,8 +1558,11 @@ void Node::OnPull(const std::string& peer, const ReplyTo& back, const std::strin
                       static_cast<std::uint32_t>(*length));
   }
   if (!piece) {
-    log_.Info("no attachment " + crypto::ToHex(stream).substr(0, 16) + "... for " + peer + " at " +
-              std::to_string(*offset));
+    std::int64_t held = 0;
+    if (log_.Allow("nofile " + peer, std::chrono::seconds(10), &held)) {
+      log_.Info("no attachment " + crypto::ToHex(stream).substr(0, 16) + "... for " + peer + " at " +
+                std::to_string(*offset) + (held > 0 ? " (and " + std::to_string(held) + " more)" : ""));
+    }
     Reply(back, {std::string(kTag), std::string(kNoFile), message_id, stream_hash});
     return;
   }

@@ -202,7 +202,8 @@ class Node {
               const std::string& stream_hash, const std::string& offset, const std::string& length);
   // Group commit: writes wait for the end of the current drain (or a full batch) and go into
   // one transaction; what depends on them (custody, counters) runs after the commit.
-  void Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after);
+  void Defer(std::function<archive::ArchiveStatus()> write, std::function<void()> after,
+             std::function<void(const std::string&)> failed = nullptr);
   void Flush();
   // Evidence (§10.4): a write in a batch queues a receipt for a message; at the end of the
   // batch, in its transaction, one receipt is signed per (kind, signer, addressee, about) for
@@ -266,6 +267,7 @@ class Node {
   struct Pending {
     std::function<archive::ArchiveStatus()> write;
     std::function<void()> after;
+    std::function<void(const std::string& why)> failed;  // the batch rolled back (may be empty)
   };
   std::vector<Pending> pending_;
   bool flushing_ = false;

@@ -11,6 +11,7 @@
 
 #include "crypto/envelope.h"
 #include "crypto/stream.h"
+#include "node/daemon/transfer.h"
 
 namespace comity::node {
 
@@ -294,6 +295,19 @@ archive::ArchiveStatus StoreSealed(archive::Archive& archive, const SealedMessag
   if (!added) return added.error();
   for (const OutgoingFile& f : s.files) {
     if (f.stream_path.empty()) continue;  // stored already
+    auto stored = archive.GetAttachment(f.record.content_hash);
+    if (!stored) return stored.error();
+    if (*stored && (*stored)->stream_hash != f.record.stream_hash) {
+      // The same content was stored meanwhile (twice in this message, or by another message in
+      // this batch) under another key. The archive keeps its first copy; this message's stream,
+      // which its header names, is served like a relay's copy until the outbox is done with it.
+      const std::string dir = archive.blob_dir() + "/transfer";
+      const std::string kept = dir + "/" + FileFetcher::FileName(m.message_id, f.record.stream_hash, true);
+      if ((::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) || ::rename(f.stream_path.c_str(), kept.c_str()) != 0) {
+        return archive::ArchiveError{archive::ArchiveCode::kIo, "cannot keep " + f.stream_path + " as " + kept};
+      }
+      continue;
+    }
     archive::AttachmentRecord rec = f.record;
     rec.message_id = m.message_id;
     rec.stored_at = now;

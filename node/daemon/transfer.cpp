@@ -259,12 +259,15 @@ void FileFetcher::Fetch(const WantedFile& f, const FileSource& source, const std
     }
     return;
   }
-  if (transfers_.size() >= kMaxTransfers) {
+  std::size_t from_source = 0;
+  for (const auto& [k, other] : transfers_) from_source += other->source.peer == source.peer;
+  if (transfers_.size() >= kMaxTransfers || from_source >= kMaxTransfersPerPeer) {
     // Each transfer holds a file and a checking thread: beyond this many at once the envelope
     // waits, unacknowledged, for its sender's next try.
     std::int64_t held = 0;
     if (log_.Allow("transfers", std::chrono::seconds(10), &held)) {
-      log_.Warn(std::to_string(kMaxTransfers) + " attachment transfers under way: another waits for its sender's retry");
+      log_.Warn("attachment transfers under way: " + std::to_string(transfers_.size()) + " (" +
+                std::to_string(from_source) + " from " + source.peer + "); another waits for its sender's retry");
     }
     return;
   }
@@ -344,6 +347,9 @@ void FileFetcher::Ask(Transfer& t) {
     t.allowance = std::min(cap, t.allowance + rate * std::chrono::duration<double>(now - t.refilled).count());
     t.refilled = now;
   }
+  // The requests are decided first and sent last: sending may read what waits on that socket,
+  // and a piece or a NOFILE read then may end this transfer (`t` is not touched after).
+  std::vector<std::vector<std::string>> pulls;
   while (t.asked < t.file.stream_size && t.asked - t.written < std::uint64_t{kPiecesAhead} * kPieceBytes) {
     const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(kPieceBytes, t.file.stream_size - t.asked));
     if (bytes_per_second_ != 0) {
@@ -353,9 +359,17 @@ void FileFetcher::Ask(Transfer& t) {
       }
       t.allowance -= len;
     }
-    send_(t.source, {"COMITY1", std::string(kPull), id, stream, Be64(t.asked), Be32(len)});
+    pulls.push_back({"COMITY1", std::string(kPull), id, stream, Be64(t.asked), Be32(len)});
     t.asked += len;
   }
+  const FileSource source = t.source;
+  for (const auto& frames : pulls) send_(source, frames);
+}
+
+std::vector<std::string> FileFetcher::Keys() const {
+  std::vector<std::string> keys;
+  for (const auto& [key, t] : transfers_) keys.push_back(key);
+  return keys;
 }
 
 // Asks again, a little later, for transfers held back by the pace.
@@ -366,7 +380,9 @@ void FileFetcher::Pace() {
   pace_.async_wait([this](const boost::system::error_code& ec) {
     pacing_ = false;
     if (ec) return;
-    for (auto& [key, t] : transfers_) Ask(*t);
+    for (const std::string& key : Keys()) {
+      if (auto it = transfers_.find(key); it != transfers_.end()) Ask(*it->second);
+    }
   });
 }
 
@@ -472,22 +488,25 @@ void FileFetcher::Watch() {
     if (ec) return;
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::string> stalled;
-    for (auto& [key, t] : transfers_) {
-      if (now - t->progress < kStall) continue;
-      if (++t->stalls > kMaxStalls) {
+    for (const std::string& key : Keys()) {  // an Ask may end a transfer
+      auto it = transfers_.find(key);
+      if (it == transfers_.end()) continue;
+      Transfer& t = *it->second;
+      if (now - t.progress < kStall) continue;
+      if (++t.stalls > kMaxStalls) {
         stalled.push_back(key);
         continue;
       }
-      t->progress = now;
-      t->asked = t->written;
-      Ask(*t);
+      t.progress = now;
+      t.asked = t.written;
+      Ask(t);
     }
     for (const std::string& key : stalled) End(key, false, "stalled: no piece for a minute");
     Watch();
   });
 }
 
-void FileFetcher::Sweep(const std::function<bool(const crypto::Bytes&)>& still_held) {
+void FileFetcher::Sweep(const std::function<bool(const crypto::Bytes&)>& still_held, std::int64_t grace_s) {
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) return;
   std::vector<std::string> remove;
@@ -498,13 +517,16 @@ void FileFetcher::Sweep(const std::function<bool(const crypto::Bytes&)>& still_h
     const std::string path = dir_ + "/" + name;
     const std::string key = EndsWith(name, ".part") ? name.substr(0, name.size() - 5) : name;
     if (transfers_.count(key) != 0) continue;
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) continue;
     if (EndsWith(name, ".relay")) {
+      // A copy only just complete may not be queued yet (its outbox entry commits with the
+      // next batch): only older ones go.
       auto id = crypto::FromHex(name.substr(0, 64));
-      if (id && !still_held(*id)) remove.push_back(path);
+      if (id && now - st.st_mtime > grace_s && !still_held(*id)) remove.push_back(path);
       continue;
     }
-    struct stat st{};
-    if (::stat(path.c_str(), &st) == 0 && now - st.st_mtime > kPartialLifetime) remove.push_back(path);
+    if (now - st.st_mtime > kPartialLifetime) remove.push_back(path);
   }
   ::closedir(d);
   for (const std::string& path : remove) ::unlink(path.c_str());

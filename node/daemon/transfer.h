@@ -39,6 +39,8 @@ inline constexpr std::uint32_t kPieceBytes = 256 * 1024;
 inline constexpr int kPiecesAhead = 16;
 // Transfers a node runs at once (each holds a partial file and a checking thread).
 inline constexpr std::size_t kMaxTransfers = 16;
+// Of which from one peer: one member cannot hold every place.
+inline constexpr std::size_t kMaxTransfersPerPeer = 8;
 
 // One file a receiver needs: its stream (as the header names it) and, for a recipient, what
 // the sealed content says of its plaintext.
@@ -79,8 +81,9 @@ class FileFetcher {
   void OnPiece(const std::string& peer, const std::string& message_id, const std::string& stream_hash,
                const std::string& offset, const std::string& data);
   void OnNoFile(const std::string& peer, const std::string& message_id, const std::string& stream_hash);
-  // Removes relay copies of messages that `still_held` says are no longer queued.
-  void Sweep(const std::function<bool(const crypto::Bytes& message_id)>& still_held);
+  // Removes relay copies older than `grace_s` of messages that `still_held` says are no longer
+  // queued (a copy only just complete may not be queued yet), and partial files unused for 7 days.
+  void Sweep(const std::function<bool(const crypto::Bytes& message_id)>& still_held, std::int64_t grace_s);
   void Stop();
 
   std::int64_t active() const { return static_cast<std::int64_t>(transfers_.size()); }
@@ -100,6 +103,7 @@ class FileFetcher {
   void End(const std::string& key, bool ok, const std::string& why);
   void Watch();
   void Pace();
+  std::vector<std::string> Keys() const;
 
   boost::asio::io_context& io_;
   Logger& log_;

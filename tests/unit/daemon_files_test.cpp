@@ -105,6 +105,23 @@ TEST_F(DaemonFilesTest, AnAttachmentArrivesCheckedWithItsMessage) {
   EXPECT_TRUE(TransferFiles("FR-MJ").empty()) << "the checked file moved into the blob store";
 }
 
+TEST_F(DaemonFilesTest, TheSameFileTwiceInAMessageOrInTwoMessagesArrives) {
+  auto es = Start("ES-MJ");
+  auto fr = Start("FR-MJ");
+  ASSERT_TRUE(es && fr);
+  const std::string path = RandomFile(300'000);
+  const std::string bytes = Slurp(path);
+  auto twice = (*es)->Send({Party("FR-MJ")}, "text/plain", "twice", 0, {path, path});
+  auto again = (*es)->Send({Party("FR-MJ")}, "text/plain", "again", 0, {path});
+  ASSERT_TRUE(twice.get().ok());
+  ASSERT_TRUE(again.get().ok());
+  ASSERT_TRUE(WaitFor([&] { return (*es)->Counters().custody == 2; }))
+      << "custody " << (*es)->Counters().custody << ", refused " << (*es)->Counters().refused_by_peer;
+  EXPECT_EQ((*es)->Counters().refused_by_peer, 0);
+  EXPECT_EQ((*fr)->Counters().received, 2);
+  EXPECT_EQ(HashOf(Attachment(*fr, HashOf(bytes))), HashOf(bytes));
+}
+
 TEST_F(DaemonFilesTest, ARelayCarriesAnAttachmentItCannotReadAndDropsItsCopyAfterwards) {
   DaemonSettings pt_settings = Settings("PT-PGR");
   pt_settings.relays = {"RELAY-1@ejn"};
@@ -181,27 +198,42 @@ TEST_F(DaemonFilesTest, ASenderThatStopsMidwayIsResumedFromWhereTheReceiverIs) {
   EXPECT_EQ(HashOf(Attachment(*fr, HashOf(bytes))), HashOf(bytes)) << "fr does not hold the same bytes";
 }
 
-TEST_F(DaemonFilesTest, AtMostSixteenTransfersRunAtOnceAndTheRestFollow) {
+TEST_F(DaemonFilesTest, TransfersAreCappedPerPeerAndInAllAndTheRestFollow) {
   DaemonSettings slow = Settings("FR-MJ");
   slow.file_bytes_per_second = 65536;  // each file takes about 2 s
-  auto es = Start("ES-MJ");
   auto fr = Start("FR-MJ", slow);
-  ASSERT_TRUE(es && fr);
-  std::vector<std::future<Result<crypto::Bytes>>> sends;
-  for (int i = 0; i < 17; ++i) {
-    sends.push_back((*es)->Send({Party("FR-MJ")}, "text/plain", "", 0, {RandomFile(120'000, "f" + std::to_string(i))}));
-  }
-  for (auto& f : sends) ASSERT_TRUE(f.get().ok());
-  std::int64_t most = 0;
-  const bool all = WaitFor(
-      [&] {
-        const NodeCounters c = (*fr)->Counters();
-        most = std::max(most, c.files_active);
-        return c.files_in == 17;
-      },
-      std::chrono::seconds(40));
-  EXPECT_TRUE(all) << (*fr)->Counters().files_in << " of 17 files";
-  EXPECT_EQ(most, static_cast<std::int64_t>(kMaxTransfers)) << "the 17th waited for a free slot";
+  auto es = Start("ES-MJ");
+  auto it = Start("IT-MG");
+  auto relay = Start("RELAY-1");
+  ASSERT_TRUE(fr && es && it && relay);
+  int n = 0;
+  auto send = [&](Running& from, int files) {
+    std::vector<std::future<Result<crypto::Bytes>>> sends;
+    for (int i = 0; i < files; ++i) {
+      sends.push_back(from->Send({Party("FR-MJ")}, "text/plain", "", 0, {RandomFile(120'000, "f" + std::to_string(n++))}));
+    }
+    for (auto& f : sends) ASSERT_TRUE(f.get().ok());
+  };
+  auto most_until = [&](std::int64_t files) {
+    std::int64_t most = 0;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          const NodeCounters c = (*fr)->Counters();
+          most = std::max(most, c.files_active);
+          return c.files_in == files;
+        },
+        std::chrono::seconds(40)))
+        << (*fr)->Counters().files_in << " of " << files << " files";
+    return most;
+  };
+  // One sender: no more than its share at once; the ninth follows.
+  send(*es, 9);
+  EXPECT_EQ(most_until(9), static_cast<std::int64_t>(kMaxTransfersPerPeer));
+  // Three senders, 21 files: no more than the node's cap at once; the rest follow.
+  send(*es, 7);
+  send(*it, 7);
+  send(*relay, 7);
+  EXPECT_EQ(most_until(30), static_cast<std::int64_t>(kMaxTransfers));
 }
 
 TEST_F(DaemonFilesTest, AnAttachmentOverTheReceiversLimitIsRefused) {
