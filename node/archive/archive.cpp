@@ -330,6 +330,8 @@ ArchiveResult<std::optional<std::int64_t>> Archive::FindInOutbox(crypto::ByteVie
   return outbox_.Find(message_id, recipient);
 }
 
+ArchiveResult<bool> Archive::Seen(crypto::ByteView message_id) { return messages_.Seen(message_id); }
+
 ArchiveResult<bool> Archive::InOutbox(crypto::ByteView message_id) { return outbox_.Holds(message_id); }
 
 ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Archive::OutboxDepths() {

@@ -55,6 +55,8 @@ class Archive {
   ArchiveResult<bool> AddMessage(const MessageRecord& m);
   ArchiveResult<std::optional<MessageRecord>> GetMessage(crypto::ByteView message_id);
   ArchiveResult<std::int64_t> MessageCount();
+  // Whether this message id was stored before (seen_ids outlives a purge of the message).
+  ArchiveResult<bool> Seen(crypto::ByteView message_id);
 
   ArchiveStatus PutThread(const ThreadRecord& t);
   ArchiveResult<std::optional<ThreadRecord>> GetThread(const std::string& thread_uid);

@@ -479,6 +479,16 @@ ArchiveResult<std::optional<std::int64_t>> OutboxRepository::Find(crypto::ByteVi
   return id;
 }
 
+ArchiveResult<bool> MessageRepository::Seen(crypto::ByteView message_id) {
+  auto s = db_.Prepare("SELECT 1 FROM seen_ids WHERE message_id = ?1");
+  if (!s) return s.error();
+  auto row = (*s)->Reset().BindBlob(1, message_id).Step();
+  if (!row) return row.error();
+  const bool seen = *row;
+  (*s)->Reset();
+  return seen;
+}
+
 ArchiveResult<bool> OutboxRepository::Holds(crypto::ByteView message_id) {
   auto s = db_.Prepare("SELECT 1 FROM outbox WHERE message_id = ?1 LIMIT 1");
   if (!s) return s.error();

@@ -90,6 +90,7 @@ class MessageRepository {
   MessageRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
   ArchiveResult<bool> Add(const MessageRecord& m);
   ArchiveResult<std::optional<MessageRecord>> Get(crypto::ByteView message_id);
+  ArchiveResult<bool> Seen(crypto::ByteView message_id);
   ArchiveResult<std::int64_t> Count();
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
   ArchiveStatus DeleteBefore(std::int64_t before);

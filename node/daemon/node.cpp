@@ -474,7 +474,7 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     w.size = f.key.size();
   }
   if (!wanted.empty()) {
-    auto seen = p_.archive->GetMessage(opened->message_id);
+    auto seen = p_.archive->Seen(opened->message_id);
     // A duplicate is acknowledged below without its files being fetched again.
     if (seen && !*seen &&
         !HaveFiles(wanted, from, back, "in", [this, from, back, envelope] { Deliver(from, back, envelope); },
