@@ -362,14 +362,15 @@ Result<StreamSummary> EncryptStream(const SecretBytes& key, std::istream& in, st
   writer.Write(kMagic, sizeof kMagic);
   writer.Write(header.data(), header.size());
 
-  Blake2bHasher content_hash;
+  // Hashed beside the encryption, as the stream is (HashingWriter): each is a full pass.
+  BackgroundHasher content_hash;
   std::vector<std::uint8_t> plain(kStreamChunkSize);
   std::vector<std::uint8_t> cipher(kMaxFrame);
   StreamSummary summary;
   for (;;) {
     std::size_t n = ReadUpTo(in, plain.data(), plain.size());
     if (n == 0) break;
-    content_hash.Update(ByteView(plain.data(), n));
+    content_hash.Update(plain.data(), n);
     summary.plaintext_bytes += n;
     unsigned long long clen = 0;
     RequireSodium(crypto_secretstream_xchacha20poly1305_push(&state, cipher.data(), &clen, plain.data(), n,
