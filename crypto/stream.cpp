@@ -81,7 +81,7 @@ class BackgroundHasher {
 
  private:
   static constexpr std::size_t kBlock = std::size_t{1} << 20;
-  static constexpr std::size_t kQueued = 8;
+  static constexpr std::size_t kQueued = 3;
 
   void Hand() {
     if (pending_.empty()) return;
