@@ -1,8 +1,11 @@
 // comityd run: the daemon in the foreground (node/daemon/node.h), until SIGINT or SIGTERM.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -60,6 +63,14 @@ Result<DaemonSettings, CmdError> Settings(const Args& args, const Home& home) {
 CmdStatus CmdRun(const Args& args) {
   auto home = Home::Open(HomeDir(args));
   if (!home) return CmdError(home.error());
+  // One daemon per home, whatever the timing: an exclusive lock held for the whole run.
+  const std::string lock_path = home->PathOf("comityd.lock");
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0) return Fail("cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock);
+    return Fail("another comityd runs on " + home->dir() + " (it holds " + lock_path + ")");
+  }
   auto settings = Settings(args, *home);  // before the passphrase: a bad file fails at once
   if (!settings) return settings.error();
   auto node_keys = Unlock(args, *home);

@@ -80,6 +80,7 @@ Node::Node(NodeParams params)
       zap_(zmq_, zmq::socket_type::rep),
       hello_timer_(io_),
       status_timer_(io_),
+      reopen_timer_(io_),
       outbox_timer_(io_) {
   if (!p_.now) p_.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   files_ = std::make_unique<FileFetcher>(io_, log_, p_.archive->blob_dir() + "/transfer",
@@ -183,6 +184,7 @@ void Node::Stop() {
     outbox_timer_.cancel();
     hello_timer_.cancel();
     status_timer_.cancel();
+    reopen_timer_.cancel();
     files_->Stop();
     if (api_) api_->Stop();
     for (auto& [id, ping] : pings_) ping->timer->cancel();
@@ -1175,7 +1177,7 @@ void Node::CloseUntrustedLinksNow() {
 void Node::ReopenRouter() {
   const std::vector<std::string> endpoints = bound_;  // the ports ZeroMQ chose, if any was *
   router_reader_.reset();
-  router_->close();
+  if (router_) router_->close();  // none when this is a retry
   router_.reset();
   routes_.clear();
   // The old listener is closed by ZeroMQ's I/O thread: its port may take a moment to free.
@@ -1189,7 +1191,12 @@ void Node::ReopenRouter() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (!st) {
-    log_.Error("reopening the listener after a revocation failed: " + st.error().message);
+    log_.Error("reopening the listener after a revocation failed (trying again in 5 s): " + st.error().message);
+    bound_ = endpoints;
+    reopen_timer_.expires_after(std::chrono::seconds(5));
+    reopen_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !stopping_ && !router_) ReopenRouter();
+    });
     return;
   }
   log_.Info("reopened the listener: links of revoked members are closed");

@@ -263,6 +263,7 @@ class Node {
   std::map<std::string, bool> current_;                // IsCurrentMember's answers until trust changes
   boost::asio::steady_timer hello_timer_;
   boost::asio::steady_timer status_timer_;
+  boost::asio::steady_timer reopen_timer_;  // a listener that could not be reopened is tried again
   std::map<std::string, std::int64_t> last_seen_;  // member -> Unix seconds of its last frame
   struct Pending {
     std::function<archive::ArchiveStatus()> write;

@@ -162,7 +162,7 @@ grep -q 'malformed request' junk.out && grep -q 'the limit is' junk.out
 check $? "junk on the local API got no error answer: $(cat junk.out)"
 if gone "$a_pid"; then bad "A-ONE-CENTRAL-AUTHORITY died of junk on its local API: $(tail -n 3 a3.log)"; else ok; fi
 # A second daemon for the same home is refused: the socket answers.
-COMITYD="$WORK/refused-run" expect 1 "^comityd: error: another comityd answers at $WORK/a/comity\.sock" -- run $(P a)
+COMITYD="$WORK/refused-run" expect 1 "^comityd: error: another comityd runs on $WORK/a \(it holds $WORK/a/comityd\.lock\)$" -- run $(P a)
 stop_with TERM "$b_pid" b1.log "B-TWO"
 [ ! -e "$WORK/b/comity.sock" ]; check $? "B-TWO left its comity.sock behind after SIGTERM"
 COMITYD=$COMITY expect 3 "^comity: comityd is not running for $WORK/b \(start it with: comityd run --home $WORK/b\)$" -- status --home "$WORK/b"
