@@ -316,7 +316,7 @@ ArchiveResult<std::vector<OutboxEntry>> Archive::DueOutbox(std::int64_t now, int
 
 ArchiveStatus Archive::RecordAttempt(std::int64_t id, std::int64_t next_attempt_at) { return outbox_.RecordAttempt(id, next_attempt_at); }
 
-ArchiveStatus Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove(id); }
+ArchiveResult<bool> Archive::RemoveFromOutbox(std::int64_t id) { return outbox_.Remove(id); }
 
 ArchiveResult<std::vector<OutboxEntry>> Archive::DueOutboxOf(std::int64_t now, int limit, bool retried) {
   return outbox_.DueOf(now, limit, retried);

@@ -81,7 +81,8 @@ class Archive {
   // Due entries already sent at least once (retried), or never sent yet.
   ArchiveResult<std::vector<OutboxEntry>> DueOutboxOf(std::int64_t now, int limit, bool retried);
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
-  ArchiveStatus RemoveFromOutbox(std::int64_t id);
+  // False when there was no such entry (settled already).
+  ArchiveResult<bool> RemoveFromOutbox(std::int64_t id);
 
   ArchiveStatus AddReceipt(const ReceiptRecord& r);
   // Stores a signed receipt that covers many messages, once; their AddReceipt rows name it by

@@ -548,10 +548,11 @@ ArchiveStatus OutboxRepository::RecordAttempt(std::int64_t id, std::int64_t next
   return (*s)->Reset().Bind(1, id).Bind(2, next_attempt_at).Run();
 }
 
-ArchiveStatus OutboxRepository::Remove(std::int64_t id) {
+ArchiveResult<bool> OutboxRepository::Remove(std::int64_t id) {
   auto s = db_.Prepare("DELETE FROM outbox WHERE id = ?1");
   if (!s) return s.error();
-  return (*s)->Reset().Bind(1, id).Run();
+  if (auto st = (*s)->Reset().Bind(1, id).Run(); !st) return st.error();
+  return db_.Changes() > 0;
 }
 
 // ---- receipts -------------------------------------------------------------------------------

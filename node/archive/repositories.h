@@ -148,7 +148,7 @@ class OutboxRepository {
   // Entries per recipient: (recipient, all, of which not this archive's own messages).
   ArchiveResult<std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>> Depths();
   ArchiveStatus RecordAttempt(std::int64_t id, std::int64_t next_attempt_at);
-  ArchiveStatus Remove(std::int64_t id);
+  ArchiveResult<bool> Remove(std::int64_t id);  // false: no such entry (settled already)
 
  private:
   Db& db_;

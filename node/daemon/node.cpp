@@ -880,6 +880,7 @@ void Node::PumpOutbox() {
       continue;
     }
     const std::string hop = via.empty() ? e.recipient : via;
+    if (settling_.count(e.id) != 0) continue;  // answered already; its removal commits next
     if (in_flight_.count(key) == 0 && in_flight_by_hop_[hop] >= kWindow) {
       continue;  // left due: custody that frees the window wakes the next pass
     }
@@ -902,7 +903,7 @@ void Node::PumpOutbox() {
       if (auto r = p_.archive->RecordAttempt(id, next); !r) return r;
     }
     for (const archive::OutboxEntry* e : expired) {
-      if (auto r = p_.archive->RemoveFromOutbox(e->id); !r) return r;
+      if (auto r = p_.archive->RemoveFromOutbox(e->id); !r) return r.error();
       if (auto r = p_.archive->Audit(now, p_.name, "expire", ShortId(e->message_id) + " to " + e->recipient); !r) return r;
     }
     return {};
@@ -1016,13 +1017,18 @@ void Node::OnCustody(const std::string& peer, const std::string& message_id, con
   const std::int64_t now = p_.now();
   const std::string hop = peer == recipient ? recipient : recipient + " via " + peer;
   const std::string detail = ShortId(message_id) + " to " + hop + (refused ? ": " + why.substr(0, 200) : "");
+  auto settled = std::make_shared<bool>(false);
   Defer(
-      [this, outbox_id, now, refused, detail]() -> archive::ArchiveStatus {
-        if (auto r = p_.archive->RemoveFromOutbox(outbox_id); !r) return r;
+      [this, outbox_id, now, refused, detail, settled]() -> archive::ArchiveStatus {
+        auto removed = p_.archive->RemoveFromOutbox(outbox_id);
+        if (!removed) return removed.error();
+        *settled = *removed;
+        if (!*removed) return {};  // settled by an earlier answer: counted and audited then
         return p_.archive->Audit(now, p_.name, refused ? "refused" : "delivered", detail);
       },
-      [this, refused, hop, message_id, recipient, why, peer, outbox_id] {
+      [this, refused, hop, message_id, recipient, why, peer, outbox_id, settled] {
         settling_.erase(outbox_id);
+        if (!*settled) return;
         if (refused) {
           ++counters_.refused_by_peer;
           log_.Warn(hop + " refused " + ShortId(message_id) + ": " + why.substr(0, 200));

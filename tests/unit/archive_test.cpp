@@ -532,7 +532,22 @@ TEST_F(ArchiveTest, RecordAttemptCountsAndPostpones) {
   EXPECT_EQ((*due)[1].next_attempt_at, kT0 + 120);
   EXPECT_EQ((*due)[0].attempts, 0);
 
-  ASSERT_TRUE(InBatch([&] { return archive().RemoveFromOutbox(id); }));
+  bool removed = false;
+  ASSERT_TRUE(InBatch([&]() -> ArchiveStatus {
+    auto r = archive().RemoveFromOutbox(id);
+    if (!r) return r.error();
+    removed = *r;
+    return {};
+  }));
+  EXPECT_TRUE(removed);
+  // A second removal finds nothing: the caller learns that it was settled already.
+  ASSERT_TRUE(InBatch([&]() -> ArchiveStatus {
+    auto r = archive().RemoveFromOutbox(id);
+    if (!r) return r.error();
+    removed = *r;
+    return {};
+  }));
+  EXPECT_FALSE(removed);
   due = archive().DueOutbox(kT0 + 10'000, 10);
   ASSERT_TRUE(Ok(due));
   EXPECT_EQ(Recipients(*due), (std::vector<std::string>{"carol@x"}));
