@@ -479,24 +479,27 @@ ArchiveResult<std::optional<std::int64_t>> OutboxRepository::Find(crypto::ByteVi
   return id;
 }
 
-ArchiveResult<bool> MessageRepository::Seen(crypto::ByteView message_id) {
-  auto s = db_.Prepare("SELECT 1 FROM seen_ids WHERE message_id = ?1");
+namespace {
+
+// Whether `sql` (with the message id as ?1) returns a row.
+ArchiveResult<bool> AnyRowFor(Db& db, const char* sql, crypto::ByteView message_id) {
+  auto s = db.Prepare(sql);
   if (!s) return s.error();
   auto row = (*s)->Reset().BindBlob(1, message_id).Step();
   if (!row) return row.error();
-  const bool seen = *row;
+  const bool any = *row;
   (*s)->Reset();
-  return seen;
+  return any;
+}
+
+}  // namespace
+
+ArchiveResult<bool> MessageRepository::Seen(crypto::ByteView message_id) {
+  return AnyRowFor(db_, "SELECT 1 FROM seen_ids WHERE message_id = ?1", message_id);
 }
 
 ArchiveResult<bool> OutboxRepository::Holds(crypto::ByteView message_id) {
-  auto s = db_.Prepare("SELECT 1 FROM outbox WHERE message_id = ?1 LIMIT 1");
-  if (!s) return s.error();
-  auto row = (*s)->Reset().BindBlob(1, message_id).Step();
-  if (!row) return row.error();
-  const bool held = *row;
-  (*s)->Reset();
-  return held;
+  return AnyRowFor(db_, "SELECT 1 FROM outbox WHERE message_id = ?1 LIMIT 1", message_id);
 }
 
 ArchiveResult<std::int64_t> OutboxRepository::Count() { return CountOf(db_, "SELECT count(*) FROM outbox"); }

@@ -19,7 +19,6 @@
 namespace comity::node {
 
 inline constexpr std::uint32_t kMaxApiRequest = 1 << 20;
-inline constexpr std::uint32_t kMaxApiResponse = 64 << 20;
 
 // "\0\0\1\0" + bytes: the frame of one message.
 std::string ApiFrame(const google::protobuf::Message& m);

@@ -1292,6 +1292,22 @@ v1::NodeStatus Node::BuildStatus(bool running) {
 
 // ---- local API ------------------------------------------------------------------------------
 
+namespace {
+
+// The response to a request answered at once: its result, or the error named after the request.
+template <class T>
+v1::ApiResponse Answer(const char* what, Result<T> result, T* (v1::ApiResponse::*field)()) {
+  v1::ApiResponse response;
+  if (!result) {
+    response.set_error(std::string(what) + ": " + result.error().message);
+  } else {
+    *(response.*field)() = std::move(result).value();
+  }
+  return response;
+}
+
+}  // namespace
+
 void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
   v1::ApiResponse response;
   switch (request.request_case()) {
@@ -1302,24 +1318,10 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
       return StartPing(request.ping(), std::move(reply));
     case v1::ApiRequest::kRead:
       return MarkRead(request.read(), std::move(reply));
-    case v1::ApiRequest::kSearch: {
-      auto found = Search(request.search());
-      if (!found) {
-        response.set_error("search: " + found.error().message);
-      } else {
-        *response.mutable_search() = std::move(found).value();
-      }
-      return reply(std::move(response));
-    }
-    case v1::ApiRequest::kDirectory: {
-      auto directory = Directory(request.directory());
-      if (!directory) {
-        response.set_error("directory: " + directory.error().message);
-      } else {
-        *response.mutable_directory() = std::move(directory).value();
-      }
-      return reply(std::move(response));
-    }
+    case v1::ApiRequest::kSearch:
+      return reply(Answer("search", Search(request.search()), &v1::ApiResponse::mutable_search));
+    case v1::ApiRequest::kDirectory:
+      return reply(Answer("directory", Directory(request.directory()), &v1::ApiResponse::mutable_directory));
     default:
       response.set_error("unknown request");
       return reply(std::move(response));
