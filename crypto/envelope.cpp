@@ -117,7 +117,7 @@ Recipient RecipientOf(const v1::Certificate& certificate) {
 
 Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
                    const std::vector<Recipient>& recipients, const SealOptions& options,
-                   ByteView plaintext) {
+                   ByteView plaintext, Bytes* content_key_out) {
   EnsureSodium();
   if (recipients.empty()) return MakeError("an envelope needs at least one recipient");
   if (plaintext.size() >= kMaxEnvelopeSize) {
@@ -187,6 +187,7 @@ Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
   if (out.size() > kMaxEnvelopeSize) {
     return MakeError("the envelope would be larger than 64 MiB; send large content as an attachment");
   }
+  if (content_key_out != nullptr) content_key_out->assign(content_key.data(), content_key.data() + content_key.size());
   return out;
 }
 
@@ -199,8 +200,9 @@ struct Checked {
   std::string signed_body;
 };
 
-Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& sender_certificate, const TrustStore& trust,
-                                 std::int64_t now) {
+// Everything but the sender's standing: size, format, the signature under `sender`'s key,
+// that the header names `sender`, and expiry (unless `now` is 0).
+Result<Checked, OpenError> CheckSignedBy(ByteView envelope_bytes, const v1::Certificate& sender, std::int64_t now) {
   EnsureSodium();
   if (envelope_bytes.size() > kMaxEnvelopeSize) {
     return Fail(OpenCode::kMalformed, "envelope is larger than 64 MiB");
@@ -210,16 +212,10 @@ Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& send
       envelope.signature().size() != kSignatureSize || envelope.body().empty()) {
     return Fail(OpenCode::kMalformed, "envelope is malformed");
   }
-  auto sender = trust.VerifyMember(sender_certificate, now);
-  if (!sender) {
-    OpenCode code = sender.error().code == TrustCode::kRevoked ? OpenCode::kRevokedSender
-                                                               : OpenCode::kUnknownSender;
-    return Fail(code, "sender: " + sender.error().message);
-  }
-  if (!VerifySignature(AsBytes(sender->keys().sign_ed25519()), kDomainEnvelope,
+  if (!VerifySignature(AsBytes(sender.keys().sign_ed25519()), kDomainEnvelope,
                        AsBytes(envelope.body()), AsBytes(envelope.signature()))) {
     return Fail(OpenCode::kBadSignature,
-                "envelope signature does not verify under the key of " + PartyName(PartyOf(*sender)));
+                "envelope signature does not verify under the key of " + PartyName(PartyOf(sender)));
   }
   Checked c;
   v1::EnvelopeBody& body = c.body;
@@ -243,15 +239,51 @@ Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& send
   if (auto files = CheckFiles(header.files()); !files) {
     return Fail(OpenCode::kMalformed, "envelope attachments are malformed: " + files.error().message);
   }
-  if (!SameParty(header.sender(), PartyOf(*sender))) {
+  if (!SameParty(header.sender(), PartyOf(sender))) {
     return Fail(OpenCode::kBadSignature, "envelope claims sender " + PartyName(header.sender()) +
-                                             " but is signed by " + PartyName(PartyOf(*sender)));
+                                             " but is signed by " + PartyName(PartyOf(sender)));
   }
-  if (header.expires_at() != 0 && now >= header.expires_at()) {
+  if (now != 0 && header.expires_at() != 0 && now >= header.expires_at()) {
     return Fail(OpenCode::kExpired, "envelope has expired");
   }
   c.signed_body = std::move(*envelope.mutable_body());
   return c;
+}
+
+
+Result<Checked, OpenError> Check(ByteView envelope_bytes, const v1::Signed& sender_certificate, const TrustStore& trust,
+                                 std::int64_t now) {
+  auto sender = trust.VerifyMember(sender_certificate, now);
+  if (!sender) {
+    OpenCode code = sender.error().code == TrustCode::kRevoked ? OpenCode::kRevokedSender
+                                                               : OpenCode::kUnknownSender;
+    return Fail(code, "sender: " + sender.error().message);
+  }
+  return CheckSignedBy(envelope_bytes, *sender, now);
+}
+
+// Unwraps nothing: decrypts a checked envelope with its content key, after the commitment.
+Result<Opened, OpenError> Decrypt(Checked& c, ByteView content_key) {
+  const v1::EnvelopeBody& body = c.body;
+  if (content_key.size() != kContentKeySize ||
+      !ConstantTimeEqual(Blake2bKeyed(content_key, AsBytes(kCommitLabel), 32), AsBytes(c.header.key_commitment()))) {
+    return Fail(OpenCode::kTampered, "the content key does not match the header's commitment");
+  }
+  Opened out;
+  const std::string& ct = body.ciphertext();
+  out.plaintext.resize(ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
+  unsigned long long plain_len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out.plaintext.data(), &plain_len, nullptr, reinterpret_cast<const std::uint8_t*>(ct.data()),
+          ct.size(), reinterpret_cast<const std::uint8_t*>(body.header().data()), body.header().size(),
+          reinterpret_cast<const std::uint8_t*>(body.aead_nonce().data()), content_key.data()) != 0) {
+    return Fail(OpenCode::kTampered, "the ciphertext fails authentication");
+  }
+  out.plaintext.resize(static_cast<std::size_t>(plain_len));
+  out.content_key.assign(content_key.begin(), content_key.end());
+  out.header = std::move(c.header);
+  out.message_id = IdOf(c.signed_body, out.header.created_at());
+  return out;
 }
 
 }  // namespace
@@ -290,23 +322,13 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
                            reader.agree_secret().data()) != 0) {
     return Fail(OpenCode::kTampered, "the content key sealed to this recipient does not open");
   }
-  if (!ConstantTimeEqual(KeyCommitment(content_key), AsBytes(header.key_commitment()))) {
-    return Fail(OpenCode::kTampered, "the content key does not match the header's commitment");
-  }
-  Opened out;
-  const std::string& ct = body.ciphertext();
-  out.plaintext.resize(ct.size() - crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  unsigned long long plain_len = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          out.plaintext.data(), &plain_len, nullptr, reinterpret_cast<const std::uint8_t*>(ct.data()),
-          ct.size(), reinterpret_cast<const std::uint8_t*>(body.header().data()), body.header().size(),
-          reinterpret_cast<const std::uint8_t*>(body.aead_nonce().data()), content_key.data()) != 0) {
-    return Fail(OpenCode::kTampered, "the ciphertext fails authentication");
-  }
-  out.plaintext.resize(static_cast<std::size_t>(plain_len));
-  out.header = std::move(header);
-  out.message_id = IdOf(c->signed_body, out.header.created_at());
-  return out;
+  return Decrypt(*c, content_key.view());
+}
+
+Result<Opened, OpenError> OpenDisclosed(ByteView envelope, ByteView content_key, const v1::Certificate& sender) {
+  auto c = CheckSignedBy(envelope, sender, 0);
+  if (!c) return c.error();
+  return Decrypt(*c, content_key);
 }
 
 Bytes MessageId(ByteView envelope_bytes) {

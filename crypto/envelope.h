@@ -56,15 +56,18 @@ inline constexpr std::uint64_t kMaxFileStreamSize = std::uint64_t{1} << 42;  // 
 // serialized comity.v1.Signed envelope. Fails only on bad arguments: no recipients, a party
 // that is not a valid (network id, member id), duplicate recipients, a key that is not 32
 // bytes or that nothing can be sealed to (a low-order X25519 point), or an envelope that
-// would exceed kMaxEnvelopeSize.
+// would exceed kMaxEnvelopeSize. When `content_key` is given it receives the message's
+// content key (32 bytes), which the sender's archive keeps to disclose this one message in an
+// evidence bundle (docs/PROTOCOL.md §13).
 Result<Bytes> Seal(const Identity& sender, const v1::Party& sender_party,
                    const std::vector<Recipient>& recipients, const SealOptions& options,
-                   ByteView plaintext);
+                   ByteView plaintext, Bytes* content_key = nullptr);
 
 struct Opened {
   v1::EnvelopeHeader header;
   Bytes plaintext;
   Bytes message_id;
+  Bytes content_key;  // 32 bytes: what discloses this message's plaintext (§13)
 };
 
 // Opens `envelope` for `reader` (party `reader_party`). `sender_certificate` is the signed
@@ -72,6 +75,12 @@ struct Opened {
 Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_party,
                                ByteView envelope, const v1::Signed& sender_certificate,
                                const TrustStore& trust, std::int64_t now);
+
+// Opens `envelope` with a disclosed content key (an evidence bundle, §13), for someone who is
+// no recipient: checks the format, the signature under `sender`'s signing key (whose standing
+// the caller has established), that the header names `sender` as sender, the key against the
+// header's commitment, and the ciphertext. Expiry is not checked: evidence outlives it.
+Result<Opened, OpenError> OpenDisclosed(ByteView envelope, ByteView content_key, const v1::Certificate& sender);
 
 // What a relay can check without being a recipient: everything Open checks before it
 // unwraps the key (size, format, the sender's membership and signature, expiry).

@@ -23,6 +23,7 @@ inline constexpr std::string_view kDomainRoster = "comity/v1/roster";
 inline constexpr std::string_view kDomainEnrollment = "comity/v1/enrollment";
 inline constexpr std::string_view kDomainEnvelope = "comity/v1/envelope";
 inline constexpr std::string_view kDomainReceipt = "comity/v1/receipt";
+inline constexpr std::string_view kDomainEvidenceBundle = "comity/v1/evidence-bundle";
 
 // True when `signature` is a valid Ed25519 signature by `public_key` over DOMAIN 0x00 message.
 bool VerifySignature(ByteView public_key, std::string_view domain, ByteView message,

@@ -80,7 +80,11 @@ bool PrintableUtf8OfSize(std::string_view text, std::size_t min, std::size_t max
 
 }  // namespace
 
-bool IsPrintableUtf8(std::string_view text) {
+bool IsPrintableUtf8(std::string_view text) { return IsCleanUtf8(text, false); }
+
+bool IsPrintableText(std::string_view text) { return IsCleanUtf8(text, true); }
+
+bool IsCleanUtf8(std::string_view text, bool lines) {
   std::size_t i = 0;
   while (i < text.size()) {
     const auto lead = static_cast<unsigned char>(text[i]);
@@ -108,7 +112,7 @@ bool IsPrintableUtf8(std::string_view text) {
       cp = (cp << 6) | (next & 0x3Fu);
     }
     if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || IsControlCodePoint(cp)) {
+        (cp >= 0xD800 && cp <= 0xDFFF) || (IsControlCodePoint(cp) && !(lines && (cp == '\n' || cp == '\t')))) {
       return false;
     }
     i += len;

@@ -56,6 +56,10 @@ inline constexpr std::size_t kMaxTrustStateSize = kMaxTrustedNetworks * (kMaxRos
 // U+2029) or the bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 // U+2066-U+2069), any of which could forge or reorder what an operator reads. Empty is true.
 bool IsPrintableUtf8(std::string_view text);
+// The same, but lines and tabs allowed (\n and \t): text of many lines, such as a comment.
+bool IsPrintableText(std::string_view text);
+// IsPrintableUtf8 (lines false) or IsPrintableText (lines true).
+bool IsCleanUtf8(std::string_view text, bool lines);
 // Bytes 0x21-0x7E only (no space); empty is true.
 bool IsVisibleAscii(std::string_view text);
 // Unverified input made safe to quote in an error message: printable ASCII as is, any other

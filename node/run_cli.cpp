@@ -191,7 +191,7 @@ CmdStatus CmdSend(const Args& args) {
   }
   std::vector<Outgoing> messages;
   for (std::int64_t i = 0; i < count; ++i) {
-    messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0, files});
+    messages.push_back({*to, type, count == 1 ? content : content + " #" + std::to_string(i + 1), 0, files, std::nullopt});
   }
   auto ids = QueueMessages(**archive, node_keys->identity, node_keys->memberships, node_keys->trust, messages, Now());
   if (!ids) {

@@ -308,6 +308,32 @@ ArchiveResult<std::vector<DraftVersion>> Archive::Drafts(const std::string& thre
 
 ArchiveStatus Archive::AddNotice(const NoticeRecord& n) { return notices_.Add(n); }
 
+ArchiveResult<std::vector<NoticeRecord>> Archive::Notices() { return notices_.All(); }
+
+ArchiveResult<std::optional<NoticeRecord>> Archive::GetNotice(std::int64_t number) { return notices_.Get(number); }
+
+ArchiveResult<std::optional<NoticeRecord>> Archive::NoticeOfMessage(crypto::ByteView message_id) {
+  return notices_.OfMessage(message_id);
+}
+
+ArchiveStatus Archive::AcceptNotice(std::int64_t number, std::int64_t at, const std::string& body) {
+  return notices_.Accept(number, at, body);
+}
+
+ArchiveResult<std::vector<MessageRecord>> Archive::ThreadMessages(const std::string& thread_uid) {
+  return messages_.OfThread(thread_uid);
+}
+
+ArchiveResult<std::vector<ThreadRecord>> Archive::Threads() { return threads_.All(); }
+
+ArchiveResult<std::vector<std::string>> Archive::ThreadsStartingWith(const std::string& prefix) {
+  return threads_.StartingWith(prefix);
+}
+
+ArchiveResult<std::vector<Bytes>> Archive::Rosters(const std::string& network_id) {
+  return rosters_.OfNetwork(network_id);
+}
+
 // ---- outbox, receipts -----------------------------------------------------------------------
 
 ArchiveStatus Archive::Enqueue(const OutboxEntry& e) { return outbox_.Enqueue(e); }

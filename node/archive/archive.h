@@ -25,7 +25,7 @@
 
 namespace comity::archive {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // Derives the archive key; `kdf` carries salt and parameters (the check value is not used).
 ArchiveResult<crypto::SecretBytes> DeriveArchiveKey(crypto::ByteView passphrase, const std::string& kdf_bytes);
@@ -58,12 +58,29 @@ class Archive {
   // Whether this message id was stored before (seen_ids outlives a purge of the message).
   ArchiveResult<bool> Seen(crypto::ByteView message_id);
 
+  // Every message of a thread, by message id (so by creation time).
+  ArchiveResult<std::vector<MessageRecord>> ThreadMessages(const std::string& thread_uid);
+
   ArchiveStatus PutThread(const ThreadRecord& t);
   ArchiveResult<std::optional<ThreadRecord>> GetThread(const std::string& thread_uid);
+  // Every thread, the most recently updated first.
+  ArchiveResult<std::vector<ThreadRecord>> Threads();
+  // The ids of the threads whose id starts with `prefix` (at most 2: enough to tell).
+  ArchiveResult<std::vector<std::string>> ThreadsStartingWith(const std::string& prefix);
   ArchiveStatus AddDraft(const DraftVersion& d);
   ArchiveResult<std::vector<DraftVersion>> Drafts(const std::string& thread_uid);
 
+  // Indexes the notice's subject and body (an incoming notice comes with an empty body: it is
+  // indexed only when its conditions are accepted, by AcceptNotice).
   ArchiveStatus AddNotice(const NoticeRecord& n);
+  // Notices, newest first (bodies included); by number; by message id.
+  ArchiveResult<std::vector<NoticeRecord>> Notices();
+  ArchiveResult<std::optional<NoticeRecord>> GetNotice(std::int64_t number);
+  ArchiveResult<std::optional<NoticeRecord>> NoticeOfMessage(crypto::ByteView message_id);
+  // Records the acceptance of a received notice's conditions at `at` and indexes its body.
+  ArchiveStatus AcceptNotice(std::int64_t number, std::int64_t at, const std::string& body);
+  // Every signed roster this node recorded of `network_id`, oldest first.
+  ArchiveResult<std::vector<Bytes>> Rosters(const std::string& network_id);
 
   ArchiveStatus Enqueue(const OutboxEntry& e);
   // For a relay: queues unless (message id, recipient) is queued already; false then.

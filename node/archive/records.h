@@ -25,6 +25,7 @@ struct MessageRecord {
   std::string thread_uid;    // empty: not part of a thread
   std::string subject;       // indexed for search
   std::string body;          // indexed for search
+  Bytes content_key;         // the envelope's content key (evidence bundles), empty before schema 7
 };
 
 struct ThreadRecord {
@@ -34,6 +35,7 @@ struct ThreadRecord {
   std::string status;        // e.g. draft, agreed, submitted
   std::int64_t created_at = 0;
   std::int64_t updated_at = 0;
+  Bytes summary;             // serialized comity.v1.ThreadView without events (schema 7)
 };
 
 struct DraftVersion {
@@ -53,6 +55,12 @@ struct NoticeRecord {
   std::string confidentiality;
   std::string use_conditions;
   std::int64_t created_at = 0;
+  // Schema 7:
+  std::string direction = "in";  // in, out
+  std::string recipients;        // MEMBER@NETWORK,...
+  std::int64_t accepted_at = 0;  // in: when its conditions were accepted here; 0: not yet
+  Bytes files;                   // its attachments: a serialized comity.v1.NoticeView with only those
+  std::int64_t number = 0;       // its row id: the number people give (read only)
 };
 
 struct OutboxEntry {

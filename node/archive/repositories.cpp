@@ -120,6 +120,13 @@ ArchiveStatus RosterRepository::Record(const std::string& network_id, std::uint6
 
 ArchiveResult<std::int64_t> RosterRepository::Count() { return CountOf(db_, "SELECT count(*) FROM rosters"); }
 
+ArchiveResult<std::vector<Bytes>> RosterRepository::OfNetwork(const std::string& network_id) {
+  auto s = db_.Prepare("SELECT signed_roster FROM rosters WHERE network_id = ?1 ORDER BY version");
+  if (!s) return s.error();
+  (*s)->Reset().Bind(1, network_id);
+  return Collect<Bytes>(**s, [](Stmt& r) { return r.Blob(0); });
+}
+
 // ---- search ---------------------------------------------------------------------------------
 
 namespace {
@@ -301,11 +308,11 @@ ArchiveResult<bool> MessageRepository::Add(const MessageRecord& m) {
   if (!search_id) return search_id.error();
   auto ins = db_.Prepare(
       "INSERT INTO messages (message_id, direction, sender, recipients, created_at, stored_at, content_type, "
-      "thread_uid, search_id, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "thread_uid, search_id, content, content_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!ins) return ins.error();
   if (auto st = (*ins)->Reset().BindBlob(1, m.message_id).Bind(2, m.direction).Bind(3, m.sender)
                     .Bind(4, m.recipients).Bind(5, m.created_at).Bind(6, m.stored_at).Bind(7, m.content_type)
-                    .Bind(8, m.thread_uid).Bind(9, *search_id).BindBlob(10, m.content).Run();
+                    .Bind(8, m.thread_uid).Bind(9, *search_id).BindBlob(10, m.content).BindBlob(11, m.content_key).Run();
       !st) {
     return st.error();
   }
@@ -315,20 +322,37 @@ ArchiveResult<bool> MessageRepository::Add(const MessageRecord& m) {
   return true;
 }
 
+namespace {
+
+constexpr const char* kMessageColumns =
+    "SELECT m.message_id, m.direction, m.sender, m.recipients, m.created_at, m.stored_at, m.content_type, e.envelope, "
+    "m.content, coalesce(s.subject, ''), coalesce(s.body, ''), m.thread_uid, m.content_key FROM messages m "
+    "JOIN envelopes e ON e.id = m.id LEFT JOIN search_items s ON s.id = m.search_id ";
+
+MessageRecord MessageRow(Stmt& q) {
+  return MessageRecord{q.Blob(0), q.Text(1), q.Text(2), q.Text(3),  q.Int(4),  q.Int(5), q.Text(6),
+                       q.Blob(7), q.Blob(8), q.Text(11), q.Text(9), q.Text(10), q.Blob(12)};
+}
+
+}  // namespace
+
 ArchiveResult<std::optional<MessageRecord>> MessageRepository::Get(crypto::ByteView message_id) {
-  auto s = db_.Prepare(
-      "SELECT m.direction, m.sender, m.recipients, m.created_at, m.stored_at, m.content_type, e.envelope, m.content, "
-      "coalesce(s.subject, ''), coalesce(s.body, ''), m.thread_uid FROM messages m JOIN envelopes e ON e.id = m.id "
-      "LEFT JOIN search_items s ON s.id = m.search_id WHERE m.message_id = ?1");
+  auto s = db_.Prepare(std::string(kMessageColumns) + "WHERE m.message_id = ?1");
   if (!s) return s.error();
   auto row = (*s)->Reset().BindBlob(1, message_id).Step();
   if (!row) return row.error();
   if (!*row) return std::optional<MessageRecord>();
-  Stmt& q = **s;
-  MessageRecord m{Bytes(message_id.begin(), message_id.end()), q.Text(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4),
-                  q.Text(5), q.Blob(6), q.Blob(7), q.Text(10), q.Text(8), q.Text(9)};
-  q.Reset();
+  MessageRecord m = MessageRow(**s);
+  (*s)->Reset();
   return std::optional<MessageRecord>(std::move(m));
+}
+
+ArchiveResult<std::vector<MessageRecord>> MessageRepository::OfThread(const std::string& thread_uid) {
+  auto s = db_.Prepare(std::string(kMessageColumns) +
+                       "WHERE m.thread_uid = ?1 AND m.thread_uid <> '' ORDER BY m.thread_uid, m.message_id");
+  if (!s) return s.error();
+  (*s)->Reset().Bind(1, thread_uid);
+  return Collect<MessageRecord>(**s, MessageRow);
 }
 
 ArchiveResult<std::int64_t> MessageRepository::Count() { return CountOf(db_, "SELECT count(*) FROM messages"); }
@@ -347,6 +371,12 @@ ArchiveStatus MessageRepository::DeleteBefore(std::int64_t before) {
 
 // ---- threads and drafts ---------------------------------------------------------------------
 
+namespace {
+ThreadRecord ThreadRow(Stmt& q) {
+  return ThreadRecord{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Int(4), q.Int(5), q.Blob(6)};
+}
+}  // namespace
+
 ArchiveStatus ThreadRepository::Put(const ThreadRecord& t) {
   // SQLite 3.15 has no UPSERT: insert if new, then update what may change.
   auto ins = db_.Prepare(
@@ -358,21 +388,40 @@ ArchiveStatus ThreadRepository::Put(const ThreadRecord& t) {
       !st) {
     return st;
   }
-  auto upd = db_.Prepare("UPDATE threads SET subject = ?2, status = ?3, updated_at = ?4 WHERE thread_uid = ?1");
+  auto upd = db_.Prepare(
+      "UPDATE threads SET subject = ?2, status = ?3, updated_at = ?4, summary = ?5 WHERE thread_uid = ?1");
   if (!upd) return upd.error();
-  return (*upd)->Reset().Bind(1, t.thread_uid).Bind(2, t.subject).Bind(3, t.status).Bind(4, t.updated_at).Run();
+  return (*upd)->Reset().Bind(1, t.thread_uid).Bind(2, t.subject).Bind(3, t.status).Bind(4, t.updated_at)
+      .BindBlob(5, t.summary).Run();
 }
 
 ArchiveResult<std::optional<ThreadRecord>> ThreadRepository::Get(const std::string& thread_uid) {
-  auto s = db_.Prepare("SELECT subject, kind, status, created_at, updated_at FROM threads WHERE thread_uid = ?1");
+  auto s = db_.Prepare(
+      "SELECT thread_uid, subject, kind, status, created_at, updated_at, summary FROM threads WHERE thread_uid = ?1");
   if (!s) return s.error();
   auto row = (*s)->Reset().Bind(1, thread_uid).Step();
   if (!row) return row.error();
   if (!*row) return std::optional<ThreadRecord>();
-  Stmt& q = **s;
-  ThreadRecord t{thread_uid, q.Text(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4)};
-  q.Reset();
+  ThreadRecord t = ThreadRow(**s);
+  (*s)->Reset();
   return std::optional<ThreadRecord>(std::move(t));
+}
+
+ArchiveResult<std::vector<ThreadRecord>> ThreadRepository::All() {
+  auto s = db_.Prepare(
+      "SELECT thread_uid, subject, kind, status, created_at, updated_at, summary FROM threads "
+      "ORDER BY updated_at DESC, id DESC");
+  if (!s) return s.error();
+  (*s)->Reset();
+  return Collect<ThreadRecord>(**s, ThreadRow);
+}
+
+ArchiveResult<std::vector<std::string>> ThreadRepository::StartingWith(const std::string& prefix) {
+  // substr, not LIKE: a prefix's _ and % are not wildcards.
+  auto s = db_.Prepare("SELECT thread_uid FROM threads WHERE substr(thread_uid, 1, length(?1)) = ?1 LIMIT 2");
+  if (!s) return s.error();
+  (*s)->Reset().Bind(1, prefix);
+  return Collect<std::string>(**s, [](Stmt& r) { return r.Text(0); });
 }
 
 ArchiveStatus ThreadRepository::AddDraft(const DraftVersion& d) {
@@ -416,15 +465,60 @@ ArchiveStatus ThreadRepository::DeleteDraftsBefore(std::int64_t before) {
 
 ArchiveStatus NoticeRepository::Add(const NoticeRecord& n) {
   auto s = db_.Prepare(
-      "INSERT INTO notices (message_id, sender, subject, body, confidentiality, use_conditions, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO notices (message_id, sender, subject, body, confidentiality, use_conditions, created_at, direction, "
+      "recipients, accepted_at, files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!s) return s.error();
   if (auto st = (*s)->Reset().BindBlob(1, n.message_id).Bind(2, n.sender).Bind(3, n.subject).Bind(4, n.body)
-                    .Bind(5, n.confidentiality).Bind(6, n.use_conditions).Bind(7, n.created_at).Run();
+                    .Bind(5, n.confidentiality).Bind(6, n.use_conditions).Bind(7, n.created_at).Bind(8, n.direction)
+                    .Bind(9, n.recipients).Bind(10, n.accepted_at).BindBlob(11, n.files).Run();
       !st) {
     return st;
   }
   auto item = index_.Add("notice", n.message_id, "", n.sender, n.subject, n.body, n.created_at);
+  if (!item) return item.error();
+  return {};
+}
+
+ArchiveResult<std::vector<NoticeRecord>> NoticeRepository::Select(const std::string& where,
+                                                                   const std::function<void(Stmt&)>& bind) {
+  auto s = db_.Prepare(
+      "SELECT message_id, sender, subject, body, confidentiality, use_conditions, created_at, direction, recipients, "
+      "accepted_at, files, id FROM notices " + where);
+  if (!s) return s.error();
+  bind((*s)->Reset());
+  return Collect<NoticeRecord>(**s, [](Stmt& r) {
+    return NoticeRecord{r.Blob(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5),
+                        r.Int(6),  r.Text(7), r.Text(8), r.Int(9),  r.Blob(10), r.Int(11)};
+  });
+}
+
+ArchiveResult<std::vector<NoticeRecord>> NoticeRepository::All() {
+  return Select("ORDER BY id DESC", [](Stmt&) {});
+}
+
+ArchiveResult<std::optional<NoticeRecord>> NoticeRepository::Get(std::int64_t number) {
+  auto all = Select("WHERE id = ?1", [&](Stmt& q) { q.Bind(1, number); });
+  if (!all) return all.error();
+  if (all->empty()) return std::optional<NoticeRecord>();
+  return std::optional<NoticeRecord>(std::move(all->front()));
+}
+
+ArchiveResult<std::optional<NoticeRecord>> NoticeRepository::OfMessage(crypto::ByteView message_id) {
+  auto all = Select("WHERE message_id = ?1", [&](Stmt& q) { q.BindBlob(1, message_id); });
+  if (!all) return all.error();
+  if (all->empty()) return std::optional<NoticeRecord>();
+  return std::optional<NoticeRecord>(std::move(all->front()));
+}
+
+ArchiveStatus NoticeRepository::Accept(std::int64_t number, std::int64_t at, const std::string& body) {
+  auto n = Get(number);
+  if (!n) return n.error();
+  if (!*n) return Fail(ArchiveCode::kMissing, "no notice " + std::to_string(number));
+  auto upd = db_.Prepare("UPDATE notices SET accepted_at = ?2, body = ?3 WHERE id = ?1");
+  if (!upd) return upd.error();
+  if (auto st = (*upd)->Reset().Bind(1, number).Bind(2, at).Bind(3, body).Run(); !st) return st;
+  // Only the body: the subject was indexed when the notice came.
+  auto item = index_.Add("notice", (*n)->message_id, "", (*n)->sender, "", body, (*n)->created_at);
   if (!item) return item.error();
   return {};
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <functional>
 #include <tuple>
 #include <vector>
 
@@ -42,6 +43,7 @@ class RosterRepository {
   ArchiveStatus Record(const std::string& network_id, std::uint64_t version, crypto::ByteView signed_roster,
                        std::int64_t at);
   ArchiveResult<std::int64_t> Count();
+  ArchiveResult<std::vector<Bytes>> OfNetwork(const std::string& network_id);
 
  private:
   Db& db_;
@@ -90,6 +92,7 @@ class MessageRepository {
   MessageRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
   ArchiveResult<bool> Add(const MessageRecord& m);
   ArchiveResult<std::optional<MessageRecord>> Get(crypto::ByteView message_id);
+  ArchiveResult<std::vector<MessageRecord>> OfThread(const std::string& thread_uid);
   ArchiveResult<bool> Seen(crypto::ByteView message_id);
   ArchiveResult<std::int64_t> Count();
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
@@ -106,6 +109,8 @@ class ThreadRepository {
   ThreadRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
   ArchiveStatus Put(const ThreadRecord& t);
   ArchiveResult<std::optional<ThreadRecord>> Get(const std::string& thread_uid);
+  ArchiveResult<std::vector<ThreadRecord>> All();
+  ArchiveResult<std::vector<std::string>> StartingWith(const std::string& prefix);
   ArchiveStatus AddDraft(const DraftVersion& d);
   ArchiveResult<std::vector<DraftVersion>> Drafts(const std::string& thread_uid);
   ArchiveResult<std::vector<PurgeItem>> ListDraftsBefore(std::int64_t before);
@@ -121,10 +126,15 @@ class NoticeRepository {
  public:
   NoticeRepository(Db& db, SearchIndex& index) : db_(db), index_(index) {}
   ArchiveStatus Add(const NoticeRecord& n);
+  ArchiveResult<std::vector<NoticeRecord>> All();
+  ArchiveResult<std::optional<NoticeRecord>> Get(std::int64_t number);
+  ArchiveResult<std::optional<NoticeRecord>> OfMessage(crypto::ByteView message_id);
+  ArchiveStatus Accept(std::int64_t number, std::int64_t at, const std::string& body);
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);
   ArchiveStatus DeleteBefore(std::int64_t before);
 
  private:
+  ArchiveResult<std::vector<NoticeRecord>> Select(const std::string& where, const std::function<void(Stmt&)>& bind);
   Db& db_;
   SearchIndex& index_;
 };

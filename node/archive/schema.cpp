@@ -226,6 +226,19 @@ ALTER TABLE receipts ADD COLUMN evidence_id INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX receipts_evidence ON receipts (evidence_id);
 CREATE INDEX receipts_kind ON receipts (kind);
 )sql",
+      // 7: the judicial workflow over the wire (docs/PROTOCOL.md §11, §13): a message keeps its
+      // content key (so that an evidence bundle can disclose it), a thread's messages are found
+      // by thread, a thread keeps the folded view of its events, and a notice its direction,
+      // recipients and when its conditions were accepted.
+      R"sql(
+ALTER TABLE messages ADD COLUMN content_key BLOB NOT NULL DEFAULT x'';
+CREATE INDEX messages_thread ON messages (thread_uid, message_id) WHERE thread_uid <> '';
+ALTER TABLE threads ADD COLUMN summary BLOB NOT NULL DEFAULT x'';
+ALTER TABLE notices ADD COLUMN direction TEXT NOT NULL DEFAULT 'in';
+ALTER TABLE notices ADD COLUMN recipients TEXT NOT NULL DEFAULT '';
+ALTER TABLE notices ADD COLUMN accepted_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notices ADD COLUMN files BLOB NOT NULL DEFAULT x'';
+)sql",
   };
   return migrations;
 }

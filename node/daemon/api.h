@@ -18,10 +18,24 @@
 
 namespace comity::node {
 
-inline constexpr std::uint32_t kMaxApiRequest = 1 << 20;
+// 16 MiB: a draft (at most 8 MiB) and its request fit.
+inline constexpr std::uint32_t kMaxApiRequest = 16 << 20;
 
 // "\0\0\1\0" + bytes: the frame of one message.
 std::string ApiFrame(const google::protobuf::Message& m);
+
+// The answer to a request answered at once: `result`'s value in `field`, or its error as
+// "`what`: message".
+template <class T>
+inline v1::ApiResponse Answer(const char* what, Result<T> result, T* (v1::ApiResponse::*field)()) {
+  v1::ApiResponse response;
+  if (!result) {
+    response.set_error(std::string(what) + ": " + result.error().message);
+  } else {
+    *(response.*field)() = std::move(result).value();
+  }
+  return response;
+}
 
 class ApiServer {
  public:

@@ -1,5 +1,7 @@
 #include "node/daemon/node.h"
 
+#include "node/daemon/workflow.h"
+
 #include "node/daemon/send.h"
 #include "node/files.h"
 
@@ -91,6 +93,10 @@ Node::Node(NodeParams params)
 }
 
 Node::~Node() {
+  {
+    std::lock_guard<std::mutex> lock(workers_mu_);
+    for (std::thread& t : workers_) t.join();
+  }
   api_.reset();
   pings_.clear();
   files_.reset();
@@ -463,6 +469,10 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   auto files = FilesOf(opened->header, opened->plaintext, &content);
   if (!files) return refuse("malformed: " + files.error().message);
   sodium_memzero(opened->plaintext.data(), opened->plaintext.size());
+  if (auto st = CheckWorkflowContent(opened->header.content_type(), content); !st) {
+    sodium_memzero(content.data(), content.size());
+    return refuse("malformed: " + st.error().message);
+  }
   std::vector<WantedFile> wanted;
   for (const ReceivedFile& f : *files) {
     WantedFile& w = wanted.emplace_back();
@@ -497,8 +507,10 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   m->envelope.assign(envelope.begin(), envelope.end());
   m->content.assign(content.begin(), content.end());
   sodium_memzero(content.data(), content.size());
+  m->content_key = std::move(opened->content_key);
   const std::string text(m->content.begin(), m->content.end());
   if (m->content_type.rfind("text/", 0) == 0 && IsUtf8(text)) m->body = text;
+  FileWorkflowMessage(*m);
   auto added = std::make_shared<bool>(false);
   const std::string audit = ShortId(id) + " from " + m->sender + " via " + from;
   if (m->content_type == kReceiptContentType) {
@@ -557,6 +569,11 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
           archive::AttachmentRecord rec{w.content_hash, w.size, f.key.name(), f.key.media_type(), m->message_id,
                                         now, w.stream_hash, w.stream_size};
           if (auto st = p_.archive->AdoptAttachment(*path, *w.key, rec); !st) return st.error();
+        }
+        if (IsWorkflowContent(m->content_type)) {
+          std::vector<v1::AttachmentView> views;
+          for (const auto& [w, f] : *received) views.push_back(AttachmentViewOf(f.key.name(), w.size, w.content_hash));
+          if (auto st = RecordWorkflow(*p_.archive, *m, MyAddresses(), views); !st) return st;
         }
         if (auto st = p_.archive->Audit(now, me, "receive", audit + (received->empty() ? "" : " with " +
                                         std::to_string(received->size()) + " attachments")); !st) return st;
@@ -675,13 +692,13 @@ std::future<Result<Bytes>> Node::Send(std::vector<v1::Party> to, std::string con
   }
   boost::asio::post(io_, [this, done, to = std::move(to), content_type = std::move(content_type),
                           content = std::move(content), expires_at, prepared] {
-    Queue({std::move(to), content_type, content, expires_at, std::move(*prepared)},
+    Queue({std::move(to), content_type, content, expires_at, std::move(*prepared), std::nullopt},
           [done](Result<Bytes> id) { done->set_value(std::move(id)); });
   });
   return fut;
 }
 
-void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done) {
+void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done, Bytes* sealed_id) {
   const std::int64_t now = p_.now();
   for (OutgoingFile& f : message.files) {
     if (auto st = ReuseStored(*p_.archive, f); !st) {
@@ -700,12 +717,21 @@ void Node::Queue(Outgoing message, std::function<void(Result<Bytes>)> done) {
     done(sealed.error());
     return;
   }
+  FileWorkflowMessage(sealed->record);
+  if (sealed_id != nullptr) *sealed_id = sealed->record.message_id;
   auto stored = std::make_shared<SealedMessage>(std::move(sealed).value());
   // Committed, with its outbox entries, before a byte leaves; sends that arrive together
   // share the transaction.
   Defer(
       [this, stored, now]() -> archive::ArchiveStatus {
         if (auto st = StoreSealed(*p_.archive, *stored, now); !st) return st;
+        if (IsWorkflowContent(stored->record.content_type)) {
+          std::vector<v1::AttachmentView> views;
+          for (const OutgoingFile& f : stored->files) {
+            views.push_back(AttachmentViewOf(f.record.name, f.record.size, f.record.content_hash));
+          }
+          if (auto st = RecordWorkflow(*p_.archive, stored->record, MyAddresses(), views); !st) return st;
+        }
         if (auto from = PartyOfAddress(stored->record.sender)) {
           QueueReceipt("accepted", *from, nullptr, nullptr, stored->record.message_id);
         }
@@ -740,8 +766,9 @@ archive::ArchiveStatus Node::WriteReceipts(std::int64_t now) {
       const std::vector<Bytes> part(ids.begin() + static_cast<std::ptrdiff_t>(from),
                                     ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), from + kMaxReceiptIds)));
       const std::string signed_receipt = MakeReceipt(p_.identity, *signer, kind, part, now, about ? &*about : nullptr);
-      if (!to || kind == "read") {
-        // Kept by this node: its own evidence (accepted, not-delivered), and what it said it read.
+      if (!to || kind == "read" || kind == kConditionsAccepted) {
+        // Kept by this node: its own evidence (accepted, not-delivered), and what it said it
+        // read or accepted.
         auto evidence = p_.archive->AddEvidence(crypto::AsBytes(signed_receipt));
         if (!evidence) return evidence.error();
         const std::string party = about ? about_address : signer_address;
@@ -751,7 +778,7 @@ archive::ArchiveStatus Node::WriteReceipts(std::int64_t now) {
         if (!to) continue;
       }
       auto sealed = SealMessage(p_.identity, {*signer}, p_.trust,
-                                {{*to}, std::string(kReceiptContentType), signed_receipt, 0, {}}, now);
+                                {{*to}, std::string(kReceiptContentType), signed_receipt, 0, {}, std::nullopt}, now);
       if (!sealed) {
         // The addressee is no longer a member: what was received stays; no receipt can go.
         log_.Warn("no " + kind + " receipt for " + std::to_string(part.size()) + " messages to " + to_address + ": " +
@@ -1292,21 +1319,6 @@ v1::NodeStatus Node::BuildStatus(bool running) {
 
 // ---- local API ------------------------------------------------------------------------------
 
-namespace {
-
-// The response to a request answered at once: its result, or the error named after the request.
-template <class T>
-v1::ApiResponse Answer(const char* what, Result<T> result, T* (v1::ApiResponse::*field)()) {
-  v1::ApiResponse response;
-  if (!result) {
-    response.set_error(std::string(what) + ": " + result.error().message);
-  } else {
-    *(response.*field)() = std::move(result).value();
-  }
-  return response;
-}
-
-}  // namespace
 
 void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
   v1::ApiResponse response;
@@ -1323,6 +1335,7 @@ void Node::OnApi(const v1::ApiRequest& request, ApiServer::Reply reply) {
     case v1::ApiRequest::kDirectory:
       return reply(Answer("directory", Directory(request.directory()), &v1::ApiResponse::mutable_directory));
     default:
+      if (request.request_case() >= v1::ApiRequest::kThreadOpen) return OnWorkflowApi(request, std::move(reply));
       response.set_error("unknown request");
       return reply(std::move(response));
   }
@@ -1477,7 +1490,7 @@ void Node::StartPing(const v1::PingRequest& ping, ApiServer::Reply reply) {
   wait->reply = std::move(reply);
   wait->response.set_to(AddressOf(*to));
   const auto timeout = std::chrono::milliseconds(ping.timeout_ms() == 0 ? 10000 : std::min(ping.timeout_ms(), 120000u));
-  Queue({{*to}, std::string(kPingContentType), "", 0, {}}, [this, wait, timeout](Result<Bytes> id) {
+  Queue({{*to}, std::string(kPingContentType), "", 0, {}, std::nullopt}, [this, wait, timeout](Result<Bytes> id) {
     if (!id) {
       v1::ApiResponse r;
       r.set_error("ping: " + id.error().message);

@@ -41,6 +41,8 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <random>
 #include <set>
@@ -58,6 +60,7 @@
 #include "node/daemon/log.h"
 #include "node/daemon/transfer.h"
 #include "node/daemon/zmq_asio.h"
+#include "proto/content.pb.h"
 #include "proto/envelope.pb.h"
 
 namespace comity::node {
@@ -189,7 +192,9 @@ class Node {
   };
   std::optional<Peeked> Peek(const std::string& envelope);
   // Seals and queues on the node's thread; `done` gets the id once it is committed.
-  void Queue(Outgoing message, std::function<void(Result<crypto::Bytes>)> done);
+  // `sealed_id`, when given, gets the id at once if sealing succeeded (so that a second message
+  // queued in the same batch can name the first).
+  void Queue(Outgoing message, std::function<void(Result<crypto::Bytes>)> done, crypto::Bytes* sealed_id = nullptr);
   void Deliver(const std::string& from, const ReplyTo& back, const std::string& envelope);
   void Relay(const std::string& from, const ReplyTo& back, const std::string& recipient, const std::string& envelope);
   // Whether every file of an envelope is here; if not, fetches the first missing one from
@@ -244,6 +249,30 @@ class Node {
   void MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply);
   Result<v1::DirectoryResponse> Directory(const v1::DirectoryRequest& request);
   Result<v1::SearchResponse> Search(const v1::SearchRequest& request);
+  // The judicial workflow (node/daemon/workflow_api.cpp, docs/PROTOCOL.md §11-§13).
+  void OnWorkflowApi(const v1::ApiRequest& request, ApiServer::Reply reply);
+  void ThreadOpen(const v1::ThreadOpenRequest& q, ApiServer::Reply reply);
+  void ThreadPost(const std::string& thread, v1::ThreadEvent event, const std::string& language, bool force,
+                  ApiServer::Reply reply);
+  void ThreadShow(const v1::ThreadShowRequest& q, ApiServer::Reply reply);
+  Result<v1::ThreadListResponse> ThreadList(const v1::ThreadListRequest& q);
+  Result<v1::DraftsResponse> Drafts(const v1::DraftsRequest& q);
+  void NoticeSend(const v1::NoticeSendRequest& q, ApiServer::Reply reply);
+  Result<v1::NoticeListResponse> NoticeList();
+  Result<v1::NoticeView> NoticeShow(std::uint64_t number);
+  void NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply);
+  Result<v1::ExportResponse> Export(const v1::ExportRequest& q);
+  Result<v1::StatsResponse> Stats();
+  // A thread named by its id or a prefix of at least 4 digits, folded, with receipts.
+  Result<v1::ThreadView> FindThread(const std::string& thread, bool with_receipts);
+  // Refuses (with the reason) a draft in `language` to a recipient whose certificate does not
+  // list it; empty language: no check.
+  Status<> CheckLanguage(const std::vector<v1::Party>& to, const std::string& language);
+  // Queues `message` on the node's thread after its `paths` are encrypted on a worker thread
+  // (a large file does not hold up the node); `done` runs on the node's thread.
+  void QueueWithFiles(Outgoing message, std::vector<std::string> paths, std::function<void(Result<crypto::Bytes>)> done);
+  // This node's addresses, MEMBER@NETWORK, one per membership.
+  std::vector<std::string> MyAddresses() const;
   void PingStep(const std::string& message_id, const std::string& kind, const std::string& by);
   void FinishPing(const std::string& message_id, bool delivered);
   void TakeFileCounters();
@@ -309,6 +338,9 @@ class Node {
   bool stopping_ = false;
   bool closing_posted_ = false;
   bool reopen_router_ = false;  // a member linked in was revoked
+  // Workers that encrypt attachments for the local API; joined when the node is destroyed.
+  std::mutex workers_mu_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace comity::node

@@ -99,7 +99,8 @@ Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Ce
     return MakeError("the receipt is not signed by its sender");
   }
   const bool kind_ok = r.ParseFromString(s.body()) &&
-                       (r.kind() == "relayed" || r.kind() == "delivered" || r.kind() == "read");
+                       (r.kind() == "relayed" || r.kind() == "delivered" || r.kind() == "read" ||
+                        r.kind() == kConditionsAccepted);
   bool ids_ok = kind_ok && r.message_ids_size() >= 1 && r.message_ids_size() <= kMaxReceiptIds;
   for (int i = 0; ids_ok && i < r.message_ids_size(); ++i) ids_ok = r.message_ids(i).size() == 32;
   if (!ids_ok || r.format() != 1 || r.signer().network_id() != cert.network_id() ||
@@ -226,23 +227,33 @@ Result<std::vector<ReceivedFile>> FilesOf(const v1::EnvelopeHeader& header, cons
   return out;
 }
 
+const v1::Party* SenderFor(const std::vector<v1::Party>& memberships, const std::vector<v1::Party>& to) {
+  for (const v1::Party& r : to) {
+    for (const v1::Party& mine : memberships) {
+      if (mine.network_id() == r.network_id()) return &mine;
+    }
+  }
+  return memberships.empty() ? nullptr : &memberships.front();
+}
+
 Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::vector<v1::Party>& memberships,
                                   const crypto::TrustStore& trust, const Outgoing& message, std::int64_t now) {
   if (message.to.empty()) return MakeError("a message needs at least one recipient");
   if (memberships.empty()) return MakeError("this node is in no roster it trusts");
   std::vector<crypto::Recipient> recipients;
-  const v1::Party* from = nullptr;
   for (const v1::Party& r : message.to) {
     auto cert = trust.FindMember(r, now);
     if (!cert) return MakeError("recipient " + AddressOf(r) + ": " + cert.error().message);
     recipients.push_back(crypto::RecipientOf(*cert));
-    if (from == nullptr) {
-      for (const v1::Party& mine : memberships) {
-        if (mine.network_id() == r.network_id()) from = &mine;
-      }
-    }
   }
-  if (from == nullptr) from = &memberships.front();
+  const v1::Party* from = SenderFor(memberships, message.to);
+  if (message.from) {
+    from = nullptr;
+    for (const v1::Party& mine : memberships) {
+      if (AddressOf(mine) == AddressOf(*message.from)) from = &mine;
+    }
+    if (from == nullptr) return MakeError(AddressOf(*message.from) + " is not one of this node's memberships");
+  }
   crypto::SealOptions options;
   options.created_at = now;
   options.expires_at = message.expires_at;
@@ -265,8 +276,9 @@ Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::v
     }
     plaintext = with.SerializeAsString();
   }
+  crypto::Bytes content_key;
   auto sealed = crypto::Seal(identity, *from, recipients, options,
-                             crypto::AsBytes(message.files.empty() ? message.content : plaintext));
+                             crypto::AsBytes(message.files.empty() ? message.content : plaintext), &content_key);
   if (!plaintext.empty()) sodium_memzero(plaintext.data(), plaintext.size());
   if (!sealed) return sealed.error();
   SealedMessage out;
@@ -285,6 +297,7 @@ Result<SealedMessage> SealMessage(const crypto::Identity& identity, const std::v
   m.content_type = message.content_type;
   m.envelope = std::move(sealed).value();
   m.content.assign(message.content.begin(), message.content.end());
+  m.content_key = std::move(content_key);
   if (message.content_type.rfind("text/", 0) == 0 && IsUtf8(message.content)) m.body = message.content;
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,13 @@ struct Outgoing {
   std::string content;
   std::int64_t expires_at = 0;  // 0: never
   std::vector<OutgoingFile> files;
+  // The membership to send as (one of the node's); empty: SenderFor(memberships, to).
+  std::optional<v1::Party> from;
 };
+
+// The membership a message to `to` goes out as: this node's membership of the first
+// recipient's network, else its first.
+const v1::Party* SenderFor(const std::vector<v1::Party>& memberships, const std::vector<v1::Party>& to);
 
 // A sealed message and what queueing it writes.
 struct SealedMessage {
@@ -83,6 +90,8 @@ std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto:
 // envelope of this content type.
 inline constexpr std::string_view kReceiptContentType = "application/vnd.comity.receipt";
 inline constexpr int kMaxReceiptIds = 4096;
+// The receipt a recipient signs when it accepts a notice's conditions (before reading it).
+inline constexpr std::string_view kConditionsAccepted = "conditions-accepted";
 // A content-free test envelope (comity ping): delivered and receipted like any other.
 inline constexpr std::string_view kPingContentType = "application/vnd.comity.ping";
 std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, const std::string& kind,
@@ -90,7 +99,7 @@ std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, con
                         const v1::Party* about = nullptr);
 // Checks a receipt that came in an envelope from the member whose certificate is `cert`:
 // signed by that member's key, naming that member as signer, of a kind a peer sends
-// (relayed, delivered, read), with 1 to kMaxReceiptIds ids of 32 bytes. Returns the receipt.
+// (relayed, delivered, read, conditions-accepted), with 1 to kMaxReceiptIds ids of 32 bytes. Returns the receipt.
 Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert);
 
 // A recipient as people write it: MEMBER@NETWORK, or a bare MEMBER found in exactly one of

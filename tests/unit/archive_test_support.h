@@ -134,7 +134,13 @@ inline MessageRecord Message(std::string_view tag, std::int64_t created_at, std:
 }
 
 inline ThreadRecord Thread(std::string uid, std::string subject, std::int64_t at) {
-  return ThreadRecord{std::move(uid), std::move(subject), "mla-request", "draft", at, at};
+  ThreadRecord t;
+  t.thread_uid = std::move(uid);
+  t.subject = std::move(subject);
+  t.kind = "mla-request";
+  t.status = "draft";
+  t.created_at = t.updated_at = at;
+  return t;
 }
 
 inline DraftVersion Draft(const std::string& thread_uid, std::int64_t version, std::string text, std::int64_t at) {
@@ -143,8 +149,15 @@ inline DraftVersion Draft(const std::string& thread_uid, std::int64_t version, s
 }
 
 inline NoticeRecord Notice(std::string_view tag, std::string subject, std::string body, std::int64_t at) {
-  return NoticeRecord{IdOf(tag), "carol@eurojust-test", std::move(subject), std::move(body), "restricted",
-                      "judicial use only", at};
+  NoticeRecord n;
+  n.message_id = IdOf(tag);
+  n.sender = "carol@eurojust-test";
+  n.subject = std::move(subject);
+  n.body = std::move(body);
+  n.confidentiality = "restricted";
+  n.use_conditions = "judicial use only";
+  n.created_at = at;
+  return n;
 }
 
 inline ReceiptRecord Receipt(const Bytes& message_id, std::string party, const std::string& kind, std::int64_t at) {

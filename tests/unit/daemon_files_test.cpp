@@ -279,7 +279,7 @@ TEST_F(DaemonFilesTest, AnAttachmentAlteredOnTheWayIsRefusedAndNothingIsStored) 
   ASSERT_TRUE(file.ok()) << file.error().message;
   const std::string stream = Slurp(file->stream_path);
   auto sealed = SealMessage(net_.member("IT-MG").identity, {Party("IT-MG")}, crypto::test::TrustingOnly(net_, roster_),
-                            {{Party("FR-MJ")}, "text/plain", "see the file", 0, {*file}}, kNow);
+                            {{Party("FR-MJ")}, "text/plain", "see the file", 0, {*file}, std::nullopt}, kNow);
   ASSERT_TRUE(sealed.ok()) << sealed.error().message;
   zmq::context_t ctx;
   auto it = MemberLink(ctx, "FR-MJ", "IT-MG");
