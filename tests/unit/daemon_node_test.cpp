@@ -252,21 +252,6 @@ TEST_F(DaemonNodeTest, NoDeliveredReceiptInTimeIsRecordedAndALateOneStillCounts)
   EXPECT_EQ((*es)->Counters().not_delivered, 1);
 }
 
-// One request on a node's local API (a blocking client, as `comity` is).
-v1::ApiResponse ApiCall(const std::string& socket_path, const v1::ApiRequest& request) {
-  boost::asio::io_context io;
-  boost::asio::local::stream_protocol::socket s(io);
-  s.connect(boost::asio::local::stream_protocol::endpoint(socket_path));
-  boost::asio::write(s, boost::asio::buffer(ApiFrame(request)));
-  unsigned char header[4];
-  boost::asio::read(s, boost::asio::buffer(header));
-  std::string body((std::size_t{header[0]} << 24) | (header[1] << 16) | (header[2] << 8) | header[3], '\0');
-  boost::asio::read(s, boost::asio::buffer(body));
-  v1::ApiResponse r;
-  EXPECT_TRUE(r.ParseFromString(body));
-  return r;
-}
-
 v1::ApiRequest PingOf(const std::string& to, std::uint32_t timeout_ms) {
   v1::ApiRequest r;
   r.set_version(1);

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -58,6 +61,21 @@ class Running {
   std::unique_ptr<Node> node_;
   std::thread thread_;
 };
+
+// One request on a node's local API (a blocking client, as `comity` is).
+inline v1::ApiResponse ApiCall(const std::string& socket_path, const v1::ApiRequest& request) {
+  boost::asio::io_context io;
+  boost::asio::local::stream_protocol::socket s(io);
+  s.connect(boost::asio::local::stream_protocol::endpoint(socket_path));
+  boost::asio::write(s, boost::asio::buffer(ApiFrame(request)));
+  unsigned char header[4];
+  boost::asio::read(s, boost::asio::buffer(header));
+  std::string body((std::size_t{header[0]} << 24) | (header[1] << 16) | (header[2] << 8) | header[3], '\0');
+  boost::asio::read(s, boost::asio::buffer(body));
+  v1::ApiResponse r;
+  EXPECT_TRUE(r.ParseFromString(body));
+  return r;
+}
 
 class DaemonNodeTest : public ::testing::Test {
  protected:
