@@ -1,33 +1,46 @@
 // comity: the client of a running comityd, through its local API only (proto/api.proto,
-// docs/PROTOCOL.md §12): the Unix socket HOME/comity.sock, or --socket PATH.
+// docs/PROTOCOL.md §12): the Unix socket HOME/comity.sock, or --socket PATH. `comity verify`
+// alone needs no daemon: it checks an evidence bundle offline with a network's root key.
 //
 //   comity status [--home DIR | --socket PATH] [--json]
 //   comity ping ID [--timeout SECONDS] [--home DIR | --socket PATH] [--json]
 //   comity search WORDS... [--limit N] [--home DIR | --socket PATH] [--json]
 //   comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]
 //                    [--home DIR | --socket PATH] [--json]
+//   comity thread open --to ID[,ID...] --kind KIND --subject TEXT --legal-basis TEXT [--language xx]
+//                      [--urgent] [--deadline YYYY-MM-DD] [--draft FILE] [--force]
+//   comity thread draft THREAD FILE [--note TEXT] [--language xx] [--force]
+//   comity thread diff THREAD V1 V2
+//   comity thread comment THREAD TEXT
+//   comity thread status THREAD STATUS [--note TEXT]
+//   comity thread show THREAD
+//   comity thread list [--status STATUS] [--waiting-on-me]
+//   comity notice send (--to ID[,ID...] | --network NET) --subject TEXT (--body TEXT | --body-file FILE)
+//                      [--attach FILE]... [--confidential] [--use-restriction TEXT]
+//   comity notice list | show N | accept N
+//   comity export THREAD --out FILE
+//   comity verify FILE --root ROOT_FILE
+//   comity stats [--csv]
+// (each with [--home DIR | --socket PATH] [--json], but verify, which takes only --json)
+//
+// The command groups live beside this file: threads.cpp, notices.cpp, evidence.cpp (export,
+// verify), stats.cpp; the socket call in api_client.cpp, the shared printing in print.cpp,
+// the options in cli.cpp and the unified diff in diff.cpp.
 //
 // Exit codes: 0 done; 1 refused or failed (one line on stderr); 2 bad usage; 3 the daemon is
 // not running (one line saying so, and the command that starts it).
-#include <google/protobuf/util/json_util.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <iostream>
-#include <map>
-#include <optional>
+#include <set>
 #include <string>
-#include <vector>
 
+#include "client/api_client.h"
+#include "client/cli.h"
+#include "client/commands.h"
+#include "client/print.h"
 #include "crypto/trust.h"
-#include "node/home.h"
 #include "node/status_text.h"
 #include "proto/api.pb.h"
 
@@ -35,18 +48,7 @@ namespace {
 
 using comity::v1::ApiRequest;
 using comity::v1::ApiResponse;
-
-struct Failure {
-  std::string message;
-  int code = 1;
-};
-
-struct Options {
-  std::vector<std::string> words;
-  std::map<std::string, std::string> values;
-  bool json = false;
-  bool contact_24_7 = false;
-};
+using namespace comity::client;
 
 constexpr const char* kUsage =
     "usage: comity status [--home DIR | --socket PATH] [--json]\n"
@@ -54,161 +56,40 @@ constexpr const char* kUsage =
     "       comity search WORDS... [--limit N] [--home DIR | --socket PATH] [--json]\n"
     "       comity directory [--network NET] [--country CC] [--language xx] [--role R] [--contact-24-7]\n"
     "                        [--home DIR | --socket PATH] [--json]\n"
+    "       comity thread open --to ID[,ID...] --kind mla|extradition|transfer-of-proceedings|confiscation|\n"
+    "                                                joint-investigation|other\n"
+    "                          --subject TEXT --legal-basis TEXT [--language xx] [--urgent]\n"
+    "                          [--deadline YYYY-MM-DD] [--draft FILE] [--force]\n"
+    "       comity thread draft THREAD FILE [--note TEXT] [--language xx] [--force]\n"
+    "       comity thread diff THREAD V1 V2\n"
+    "       comity thread comment THREAD TEXT\n"
+    "       comity thread status THREAD consultation|agreed|formally-submitted|in-execution|executed|\n"
+    "                                   refused|withdrawn [--note TEXT]\n"
+    "       comity thread show THREAD\n"
+    "       comity thread list [--status STATUS] [--waiting-on-me]\n"
+    "       comity notice send (--to ID[,ID...] | --network NET) --subject TEXT (--body TEXT | --body-file FILE)\n"
+    "                          [--attach FILE]... [--confidential] [--use-restriction TEXT]\n"
+    "       comity notice list\n"
+    "       comity notice show N\n"
+    "       comity notice accept N\n"
+    "       comity export THREAD --out FILE\n"
+    "       comity verify FILE --root ROOT_FILE        (offline: no daemon)\n"
+    "       comity stats [--csv]\n"
+    "       (every command but verify takes [--home DIR | --socket PATH]; every one takes [--json])\n"
     "       comity --version | --help\n";
 
-std::optional<Options> Parse(int argc, char** argv, std::string* error) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--json") {
-      o.json = true;
-    } else if (a == "--contact-24-7") {
-      o.contact_24_7 = true;
-    } else if (a == "--home" || a == "--socket" || a == "--timeout" || a == "--network" || a == "--country" ||
-               a == "--language" || a == "--role" || a == "--limit") {
-      if (i + 1 >= argc) {
-        *error = a + " needs a value";
-        return std::nullopt;
-      }
-      if (o.values.count(a) != 0) {
-        *error = a + " is given twice";
-        return std::nullopt;
-      }
-      o.values[a] = argv[++i];
-    } else if (a.rfind("--", 0) == 0) {
-      *error = "unknown option " + a;
-      return std::nullopt;
-    } else {
-      o.words.push_back(a);
-    }
-  }
-  if (o.values.count("--home") != 0 && o.values.count("--socket") != 0) {
-    *error = "give --home or --socket, not both";
-    return std::nullopt;
-  }
-  return o;
-}
-
-std::string HomeOf(const Options& o) {
-  auto it = o.values.find("--home");
-  return it != o.values.end() ? it->second : comity::node::Home::DefaultDir();
-}
-
-std::string SocketOf(const Options& o) {
-  auto it = o.values.find("--socket");
-  return it != o.values.end() ? it->second : HomeOf(o) + "/comity.sock";
-}
-
-std::string NotRunning(const Options& o) {
-  if (o.values.count("--socket") != 0) return "comityd is not running at " + SocketOf(o);
-  return "comityd is not running for " + HomeOf(o) + " (start it with: comityd run --home " + HomeOf(o) + ")";
-}
-
-bool WaitFor(int fd, short events, int timeout_ms) {
-  pollfd p{fd, events, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, timeout_ms);
-  } while (r < 0 && errno == EINTR);
-  return r > 0;
-}
-
-bool WriteAll(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t w = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    done += static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-bool ReadAll(int fd, char* out, std::size_t n, int timeout_ms) {
-  std::size_t done = 0;
-  while (done < n) {
-    if (!WaitFor(fd, POLLIN, timeout_ms)) return false;
-    const ssize_t r = ::recv(fd, out + done, n - done, 0);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    done += static_cast<std::size_t>(r);
-  }
-  return true;
-}
-
-// One request, one response, over a fresh connection.
-ApiResponse Call(const Options& o, const ApiRequest& request, int timeout_ms, Failure* failure) {
-  const std::string path = SocketOf(o);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) {
-    *failure = {"the socket path " + path + " is too long", 2};
-    return {};
-  }
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *failure = {std::string("cannot make a socket: ") + std::strerror(errno)};
-    return {};
-  }
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    const int e = errno;
-    ::close(fd);
-    if (e == ENOENT || e == ECONNREFUSED) {
-      *failure = {NotRunning(o), 3};
-    } else if (e == EACCES || e == EPERM) {
-      *failure = {"permission denied on " + path + " (run comity as the user that runs comityd)"};
-    } else {
-      *failure = {"cannot reach comityd at " + path + ": " + std::strerror(e)};
-    }
-    return {};
-  }
-  std::string body = request.SerializeAsString();
-  std::string frame(4, '\0');
-  for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>(static_cast<std::uint32_t>(body.size()) >> (24 - 8 * i));
-  ApiResponse response;
-  unsigned char header[4];
-  if (!WriteAll(fd, frame + body) || !ReadAll(fd, reinterpret_cast<char*>(header), 4, timeout_ms)) {
-    ::close(fd);
-    *failure = {"comityd at " + path + " did not answer within " + std::to_string(timeout_ms / 1000) + " s"};
-    return {};
-  }
-  const std::uint32_t size = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
-                             (std::uint32_t{header[2]} << 8) | header[3];
-  std::string in;
-  if (size <= (64u << 20)) in.resize(size);
-  if (size > (64u << 20) || !ReadAll(fd, in.data(), size, timeout_ms) || !response.ParseFromString(in)) {
-    ::close(fd);
-    *failure = {"comityd at " + path + " sent an answer this client cannot read"};
-    return {};
-  }
-  ::close(fd);
-  if (!response.error().empty()) *failure = {response.error()};
-  return response;
-}
-
-void PrintJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  std::cout << out << "\n";
-}
-
-int Fail(const Failure& f) {
-  std::cerr << "comity: " << (f.code == 3 ? "" : "error: ") << f.message << "\n";
-  return f.code;
-}
+// What status, ping, search and directory took before the other commands came: any of these,
+// so that no command line that worked stops working.
+const std::set<std::string> kNodeCommandOptions = {"--timeout", "--network", "--country",      "--language",
+                                                   "--role",    "--limit",   "--contact-24-7"};
 
 int Status(const Options& o) {
   if (o.words.size() != 1) return Fail({"'status' takes no argument (see comity --help)", 2});
   ApiRequest request;
-  request.set_version(1);
   request.mutable_status();
-  Failure failure;
-  ApiResponse r = Call(o, request, 10000, &failure);
-  if (!failure.message.empty()) return Fail(failure);
+  auto called = Call(o, request, {10000});
+  if (!called.ok()) return Fail(called.error());
+  const ApiResponse& r = called.value();
   if (o.json) {
     PrintJson(r.status());
     return 0;
@@ -230,12 +111,11 @@ int Ping(const Options& o) {
     seconds = std::stoi(t);
   }
   ApiRequest request;
-  request.set_version(1);
   request.mutable_ping()->set_to(o.words[1]);
   request.mutable_ping()->set_timeout_ms(static_cast<std::uint32_t>(seconds) * 1000);
-  Failure failure;
-  ApiResponse r = Call(o, request, (seconds + 10) * 1000, &failure);
-  if (!failure.message.empty()) return Fail(failure);
+  auto called = Call(o, request, {(seconds + 10) * 1000});
+  if (!called.ok()) return Fail(called.error());
+  const ApiResponse& r = called.value();
   const comity::v1::PingResponse& p = r.ping();
   if (o.json) {
     PrintJson(p);
@@ -268,7 +148,6 @@ bool AllOf(const std::string& s, std::size_t n, int (*is)(int)) {
 int Search(const Options& o) {
   if (o.words.size() < 2) return Fail({"'search' needs words: comity search WORDS...", 2});
   ApiRequest request;
-  request.set_version(1);
   for (std::size_t i = 1; i < o.words.size(); ++i) request.mutable_search()->add_words(o.words[i]);
   if (auto it = o.values.find("--limit"); it != o.values.end()) {
     const std::string& l = it->second;
@@ -278,9 +157,9 @@ int Search(const Options& o) {
     }
     request.mutable_search()->set_limit(static_cast<std::uint32_t>(std::stoi(l)));
   }
-  Failure failure;
-  ApiResponse r = Call(o, request, 30000, &failure);
-  if (!failure.message.empty()) return Fail(failure);
+  auto called = Call(o, request, {30000});
+  if (!called.ok()) return Fail(called.error());
+  const ApiResponse& r = called.value();
   if (o.json) {
     PrintJson(r.search());
     return 0;
@@ -308,7 +187,6 @@ int Search(const Options& o) {
 int Directory(const Options& o) {
   if (o.words.size() != 1) return Fail({"'directory' takes no argument (see comity --help)", 2});
   ApiRequest request;
-  request.set_version(1);
   comity::v1::DirectoryRequest* q = request.mutable_directory();
   auto value = [&](const char* name) {
     auto it = o.values.find(name);
@@ -325,9 +203,9 @@ int Directory(const Options& o) {
   if (!q->language().empty() && !AllOf(q->language(), 2, islower)) {
     return Fail({"--language must be an ISO 639-1 code of two small letters, e.g. es", 2});
   }
-  Failure failure;
-  ApiResponse r = Call(o, request, 10000, &failure);
-  if (!failure.message.empty()) return Fail(failure);
+  auto called = Call(o, request, {10000});
+  if (!called.ok()) return Fail(called.error());
+  const ApiResponse& r = called.value();
   if (o.json) {
     PrintJson(r.directory());
     return 0;
@@ -366,9 +244,22 @@ int main(int argc, char** argv) {
   auto o = Parse(argc, argv, &error);
   if (!o) return Fail({error + " (see comity --help)", 2});
   const std::string command = o->words.empty() ? "" : o->words[0];
+  if (command == "status" || command == "ping" || command == "directory" || command == "search") {
+    if (auto f = CheckOptions(*o, command, kNodeCommandOptions)) return Fail(*f);
+  }
   if (command == "status") return Status(*o);
   if (command == "ping") return Ping(*o);
   if (command == "directory") return Directory(*o);
   if (command == "search") return Search(*o);
+  if (command == "thread") return ThreadCommand(*o);
+  if (command == "notice") return NoticeCommand(*o);
+  if (command == "export") return Export(*o);
+  if (command == "verify") {
+    if (o->values.count("--home") != 0 || o->values.count("--socket") != 0) {
+      return Fail({"'verify' needs no daemon: it takes no --home or --socket", 2});
+    }
+    return Verify(*o);
+  }
+  if (command == "stats") return Stats(*o);
   return Fail({(command.empty() ? std::string("no command") : "unknown command '" + command + "'") + " (see comity --help)", 2});
 }

@@ -473,6 +473,12 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     sodium_memzero(content.data(), content.size());
     return refuse("malformed: " + st.error().message);
   }
+  if (auto seen = p_.archive->Seen(opened->message_id); seen && !*seen) {  // a duplicate is answered below
+    if (auto st = CheckAgainstArchive(*p_.archive, opened->header.content_type(), content); !st) {
+      sodium_memzero(content.data(), content.size());
+      return refuse(st.error().message);
+    }
+  }
   std::vector<WantedFile> wanted;
   for (const ReceivedFile& f : *files) {
     WantedFile& w = wanted.emplace_back();
@@ -1446,8 +1452,9 @@ void Node::MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply) {
     }
     const auto sender = PartyOfAddress((*m)->sender);
     v1::Party reader;
+    const std::vector<std::string> recipients = SplitAddresses((*m)->recipients);
     for (const v1::Party& mine : p_.parties) {
-      if ((*m)->recipients.find(AddressOf(mine)) != std::string::npos) reader = mine;
+      if (std::find(recipients.begin(), recipients.end(), AddressOf(mine)) != recipients.end()) reader = mine;
     }
     bool already = false;
     for (const auto& rec : *receipts) already |= rec.kind == "read";

@@ -17,6 +17,18 @@ namespace comity::node {
 
 std::string AddressOf(const v1::Party& p) { return p.member_id() + "@" + p.network_id(); }
 
+std::vector<std::string> SplitAddresses(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (!list.empty()) {
+    const auto comma = list.find(',', start);
+    out.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 std::optional<v1::Party> PartyOfAddress(const std::string& address) {
   const auto at = address.find('@');
   if (at == std::string::npos) return std::nullopt;

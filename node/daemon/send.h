@@ -112,6 +112,9 @@ Result<v1::Party> ResolveParty(const std::string& item, const crypto::TrustStore
 Result<std::vector<v1::Party>> NetworkRecipients(const std::string& network_id, const crypto::TrustStore& trust,
                                                  const std::vector<v1::Party>& mine, std::int64_t now);
 
+// "A@N1,B@N2" (MessageRecord::recipients) as its addresses.
+std::vector<std::string> SplitAddresses(const std::string& list);
+
 // "MEMBER@NETWORK" and back; nullopt when not of that form.
 std::string AddressOf(const v1::Party& party);
 std::optional<v1::Party> PartyOfAddress(const std::string& address);

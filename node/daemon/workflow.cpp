@@ -44,6 +44,16 @@ Status<> CheckWorkflowContent(const std::string& content_type, const std::string
   return {};
 }
 
+Status<> CheckAgainstArchive(archive::Archive& archive, const std::string& content_type, const std::string& content) {
+  if (content_type != service::kThreadEventContentType) return {};
+  v1::ThreadEvent e;
+  if (!e.ParseFromString(content) || !e.has_opened()) return {};
+  auto held = archive.GetThread(e.thread_id());
+  if (!held) return MakeError("reading the archive failed: " + held.error().message);
+  if (*held) return MakeError("thread " + e.thread_id() + " was opened already");
+  return {};
+}
+
 void FileWorkflowMessage(archive::MessageRecord& m) {
   if (m.content_type != service::kThreadEventContentType) return;
   v1::ThreadEvent e;
@@ -154,12 +164,7 @@ v1::NoticeView NoticeViewOf(const archive::NoticeRecord& n, bool whole) {
   v.set_message_id(crypto::AsString(n.message_id));
   v.set_direction(n.direction);
   v.set_sender(n.sender);
-  std::string rest = n.recipients;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    v.add_recipients(rest.substr(0, comma));
-    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-  }
+  for (const std::string& r : SplitAddresses(n.recipients)) v.add_recipients(r);
   v.set_subject(n.subject);
   v.set_confidential(n.confidentiality == "confidential");
   v.set_use_restriction(n.use_conditions);

@@ -19,6 +19,10 @@ bool IsWorkflowContent(const std::string& content_type);
 // Checks a received workflow message's content (a thread event per service::CheckEvent, a
 // notice's fields). Anything else passes.
 Status<> CheckWorkflowContent(const std::string& content_type, const std::string& content);
+// What a received workflow message must not contradict in the archive: an opening for a
+// thread id that this node holds already (a forged or replayed opening could otherwise take
+// the thread over).
+Status<> CheckAgainstArchive(archive::Archive& archive, const std::string& content_type, const std::string& content);
 // Fills in what a received workflow message is filed and indexed under (thread, subject,
 // body): a notice's body is not indexed before its conditions are accepted.
 void FileWorkflowMessage(archive::MessageRecord& m);

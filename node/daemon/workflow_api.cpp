@@ -32,18 +32,6 @@ std::string Joined(const std::vector<std::string>& items) {
   return out;
 }
 
-std::vector<std::string> Split(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= list.size() && !list.empty()) {
-    const auto comma = list.find(',', start);
-    out.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 // What a draft's bytes are, from its name and content: text drafts are diffable and indexed.
 std::string MediaTypeOf(const std::string& name, const std::string& content) {
   if (IsUtf8(content) && content.find('\0') == std::string::npos) return "text/plain";
@@ -334,6 +322,8 @@ void Node::ThreadShow(const v1::ThreadShowRequest& q, ApiServer::Reply reply) {
     for (const v1::ReceiptView& r : ev.receipts()) already = already || r.kind() == "read";
     if (!already) read.add_message_ids(ev.message_id());
   }
+  // At most what one read receipt covers, the newest (the rest at the next showing).
+  while (read.message_ids_size() > kMaxReceiptIds) read.mutable_message_ids()->erase(read.mutable_message_ids()->begin());
   if (read.message_ids().empty()) {
     v1::ApiResponse r;
     *r.mutable_thread() = std::move(view).value();
@@ -528,7 +518,7 @@ void Node::NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply
   }
   const auto sender = PartyOfAddress((*n)->sender);
   std::optional<v1::Party> reader;
-  const std::vector<std::string> recipients = Split((*m)->recipients);
+  const std::vector<std::string> recipients = SplitAddresses((*m)->recipients);
   for (const v1::Party& mine : p_.parties) {
     if (std::find(recipients.begin(), recipients.end(), AddressOf(mine)) != recipients.end()) reader = mine;
   }
@@ -609,6 +599,7 @@ Result<v1::ExportResponse> Node::Export(const v1::ExportRequest& q) {
     }
   }
   v1::ExportResponse out;
+  out.set_thread_id(view->thread_id());
   out.set_envelopes(static_cast<std::uint32_t>(bundle.envelopes_size()));
   out.set_receipts(static_cast<std::uint32_t>(bundle.receipts_size()));
   out.set_rosters(static_cast<std::uint32_t>(bundle.rosters_size()));

@@ -262,11 +262,29 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
     if (item.event.has_opened() && view.thread_id().empty()) view.set_thread_id(item.event.thread_id());
   }
   if (view.thread_id().empty() && !items.empty()) view.set_thread_id(items.front().event.thread_id());
+  // The thread's opening: the first opened event sent by the first participant it names.
+  const ThreadItem* opening = nullptr;
+  for (const ThreadItem& item : items) {
+    const v1::ThreadEvent& e = item.event;
+    if (opening == nullptr && e.thread_id() == view.thread_id() && e.has_opened() &&
+        e.opened().participants_size() > 0 && AddressOf(e.opened().participants(0)) == item.sender) {
+      opening = &item;
+    }
+  }
+  std::set<std::string> participants;
+  if (opening != nullptr) {
+    for (const v1::Party& p : opening->event.opened().participants()) participants.insert(AddressOf(p));
+  }
   const ThreadItem* newest_draft = nullptr;
   bool opened = false;
   for (const ThreadItem& item : items) {
     const v1::ThreadEvent& e = item.event;
     if (e.thread_id() != view.thread_id()) continue;
+    // Nothing counts before the opening, nor from anyone it does not name (another member
+    // that learnt the thread id, or a backdated event).
+    if (opening != nullptr && (!opened && &item != opening)) continue;
+    if (opening != nullptr && participants.count(item.sender) == 0) continue;
+    if (e.has_opened() && &item != opening) continue;  // a second opening, or a forged one
     v1::ThreadEventView* ev = view.add_events();
     ev->set_message_id(crypto::AsString(item.message_id));
     ev->set_by(item.sender);
@@ -338,7 +356,10 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
   const bool mine_last = std::find(mine.begin(), mine.end(), view.last_by()) != mine.end();
   bool taking_part = false;
   for (const std::string& p : view.participants()) {
-    taking_part = taking_part || std::find(mine.begin(), mine.end(), p) != mine.end();
+    if (!taking_part && std::find(mine.begin(), mine.end(), p) != mine.end()) {
+      taking_part = true;
+      view.set_me(p);
+    }
   }
   view.set_waiting_on_me(taking_part && !mine_last && !view.last_by().empty() && !IsFinalStatus(view.status()));
   return view;

@@ -56,13 +56,16 @@ struct ThreadItem {
   v1::ThreadEvent event;
 };
 
-// Folds a thread's events (any order; sorted here by message id, which starts with the
-// creation time) into its view: metadata from the opened event, drafts numbered 1, 2, ... in
-// that order, each status change applied when allowed from the status before it. `mine` are
-// this node's addresses (for waiting_on_me); `now` is unused but for that flag's sake kept
-// out. Events of other threads, and everything before the opened event, are ignored. Draft
-// contents are not copied into the view (only name, type, size). ThreadView.missing lists the
-// completeness items the newest text draft lacks.
+// Folds a thread's events (any order of arrival) into its view. The order is causal: by
+// creation time (the message id's first bytes), the opening first within a second, never an
+// event before a parent it names, then by message id. The opening is the first opened event
+// sent by the first participant it lists; until it is there nothing is folded but in the
+// order given. From it on: metadata from it, drafts numbered 1, 2, ... in order, each status
+// change applied when allowed from the status before it. Ignored: events of other threads,
+// events before the opening, events from members the opening does not name, any other opened
+// event. `mine` are this node's addresses (for waiting_on_me). Draft contents are not copied
+// into the view (only name, type, size). ThreadView.missing lists the completeness items the
+// newest text draft lacks.
 v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::string>& mine);
 
 // The completeness checklist of a request kind (§11.4) applied to a draft text and the
