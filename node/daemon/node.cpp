@@ -473,7 +473,10 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     sodium_memzero(content.data(), content.size());
     return refuse("malformed: " + st.error().message);
   }
-  if (auto seen = p_.archive->Seen(opened->message_id); seen && !*seen) {  // a duplicate is answered below
+  // Only a thread's opening is checked against the archive (a duplicate is answered below).
+  if (auto seen = IsWorkflowContent(opened->header.content_type()) ? p_.archive->Seen(opened->message_id)
+                                                                   : archive::ArchiveResult<bool>(true);
+      seen && !*seen) {
     if (auto st = CheckAgainstArchive(*p_.archive, opened->header.content_type(), content); !st) {
       sodium_memzero(content.data(), content.size());
       return refuse(st.error().message);
