@@ -62,7 +62,8 @@ bool ReadAll(int fd, char* out, std::size_t n, int timeout_ms) {
 
 }  // namespace
 
-Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, const CallLimits& limits) {
+Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, const CallLimits& limits,
+                                      const std::function<void(const v1::Progress&)>& on_progress) {
   request.set_version(1);
   const std::string path = SocketOf(o);
   sockaddr_un addr{};
@@ -79,6 +80,7 @@ Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, 
     }
     return Failure{"cannot reach comityd at " + path + ": " + std::strerror(e)};
   }
+  if (on_progress) request.set_progress(true);
   const std::string body = request.SerializeAsString();
   std::string frame(4, '\0');
   for (int i = 0; i < 4; ++i) frame[i] = static_cast<char>(static_cast<std::uint32_t>(body.size()) >> (24 - 8 * i));
@@ -86,22 +88,29 @@ Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, 
   // A daemon that refuses a request (too large) answers and closes without reading it all: its
   // answer is still worth reading when the write fails.
   const bool written = WriteAll(socket.fd(), frame + body, limits.timeout_ms);
-  unsigned char header[4];
-  if (!ReadAll(socket.fd(), reinterpret_cast<char*>(header), 4, limits.timeout_ms)) {
-    if (!written) return Failure{"comityd at " + path + " did not take the request"};
-    return Failure{"comityd at " + path + " did not answer within " + seconds};
-  }
-  const std::uint32_t size = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
-                             (std::uint32_t{header[2]} << 8) | header[3];
   const std::string unreadable = "comityd at " + path + " sent an answer this client cannot read";
-  if (size > limits.max_answer) return Failure{unreadable};
-  std::string in(size, '\0');
-  v1::ApiResponse response;
-  if (!ReadAll(socket.fd(), in.data(), size, limits.timeout_ms) || !response.ParseFromString(in)) {
-    return Failure{unreadable};
+  // Progress responses (asked for) come first; then the answer.
+  for (;;) {
+    unsigned char header[4];
+    if (!ReadAll(socket.fd(), reinterpret_cast<char*>(header), 4, limits.timeout_ms)) {
+      if (!written) return Failure{"comityd at " + path + " did not take the request"};
+      return Failure{"comityd at " + path + " did not answer within " + seconds};
+    }
+    const std::uint32_t size = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
+                               (std::uint32_t{header[2]} << 8) | header[3];
+    if (size > limits.max_answer) return Failure{unreadable};
+    std::string in(size, '\0');
+    v1::ApiResponse response;
+    if (!ReadAll(socket.fd(), in.data(), size, limits.timeout_ms) || !response.ParseFromString(in)) {
+      return Failure{unreadable};
+    }
+    if (response.has_progress() && on_progress) {
+      on_progress(response.progress());
+      continue;
+    }
+    if (!response.error().empty()) return Failure{response.error()};
+    return response;
   }
-  if (!response.error().empty()) return Failure{response.error()};
-  return response;
 }
 
 }  // namespace comity::client

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "client/cli.h"
@@ -19,6 +20,8 @@ struct CallLimits {
 // Sends `request` (its version set here) to the daemon `o` names and returns the answer. A
 // daemon that is not running is exit code 3 (NotRunning's line); one that cannot be reached
 // or read, or whose answer is an error, exit code 1 with that line.
-Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, const CallLimits& limits = {});
+// With `on_progress`, the request asks for progress, and it is told each progress response.
+Result<v1::ApiResponse, Failure> Call(const Options& o, v1::ApiRequest request, const CallLimits& limits = {},
+                                      const std::function<void(const v1::Progress&)>& on_progress = nullptr);
 
 }  // namespace comity::client

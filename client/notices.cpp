@@ -155,7 +155,14 @@ int Send(const Options& o) {
     }
     q->set_use_restriction(*restriction);
   }
-  auto r = Call(o, std::move(request), {kSendTimeoutMs});
+  std::optional<ProgressLine> progress;
+  std::function<void(const v1::Progress&)> on_progress;
+  if (!o.json && !o.attach.empty() && ProgressLine::Wanted()) {
+    progress.emplace("encrypting the attachments");
+    on_progress = [&progress](const v1::Progress& p) { progress->Update(p.done(), p.total()); };
+  }
+  auto r = Call(o, std::move(request), {kSendTimeoutMs}, on_progress);
+  progress.reset();
   if (!r.ok()) return Fail(r.error());
   const v1::NoticeView& n = r->notice();
   if (o.json) {

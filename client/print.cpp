@@ -1,5 +1,7 @@
 #include "client/print.h"
 
+#include <unistd.h>
+
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -216,6 +218,34 @@ void PrintThread(const v1::ThreadView& view, std::ostream& out) {
     out << "\nMissing for a complete " << Shown(view.kind()) << " request:\n";
     for (const std::string& m : view.missing()) out << "  - " << Shown(m) << "\n";
   }
+}
+
+ProgressLine::ProgressLine(std::string what) : what_(std::move(what)) {}
+
+ProgressLine::~ProgressLine() {
+  if (shown_) std::cerr << "\r\033[K" << std::flush;
+}
+
+bool ProgressLine::Wanted() { return ::isatty(STDERR_FILENO) == 1; }
+
+std::string ProgressLine::Text(const std::string& what, std::uint64_t done, std::uint64_t total, double seconds) {
+  std::string out = what + ": " + SizeText(done) + " of " + SizeText(total);
+  if (seconds > 0) {
+    const double rate = static_cast<double>(done) / seconds;
+    out += ", " + SizeText(static_cast<std::uint64_t>(rate)) + "/s";
+    if (rate > 0 && total > done) {
+      out += ", " + std::to_string(static_cast<std::uint64_t>(static_cast<double>(total - done) / rate + 0.5)) +
+             " s left";
+    }
+  }
+  return out;
+}
+
+void ProgressLine::Update(std::uint64_t done, std::uint64_t total) {
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (seconds < 1.0 || !Wanted()) return;
+  shown_ = true;
+  std::cerr << "\r\033[K" << Text(what_, done, total, seconds) << std::flush;
 }
 
 }  // namespace comity::client

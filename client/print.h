@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,5 +52,24 @@ void PrintReceipts(const google::protobuf::RepeatedPtrField<v1::ReceiptView>& re
 // urgency, deadline, status, participants, opener), the timeline oldest first with each
 // event's receipts, and the completeness items missing.
 void PrintThread(const v1::ThreadView& view, std::ostream& out);
+
+// A progress line for a transfer that takes more than a moment, redrawn in place on a
+// terminal (stderr): "WHAT: 12.0 MiB of 100.0 MiB, 45.1 MiB/s, 2 s left". Nothing is shown
+// during the first second, nor when stderr is not a terminal. The line is cleared when done.
+class ProgressLine {
+ public:
+  explicit ProgressLine(std::string what);
+  ~ProgressLine();
+  // Whether progress is worth asking for (stderr is a terminal).
+  static bool Wanted();
+  void Update(std::uint64_t done, std::uint64_t total);
+  // The text of one update, `seconds` after the start (for tests).
+  static std::string Text(const std::string& what, std::uint64_t done, std::uint64_t total, double seconds);
+
+ private:
+  std::string what_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  bool shown_ = false;
+};
 
 }  // namespace comity::client

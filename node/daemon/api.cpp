@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 
 namespace comity::node {
 namespace {
@@ -67,19 +68,36 @@ struct ApiServer::Connection : std::enable_shared_from_this<Connection> {
         return self->Write(Error("unknown request (a newer client?)"), true);
       }
       std::weak_ptr<Connection> weak = self;
-      self->server.handler_(request, [weak](v1::ApiResponse response) {
-        if (auto c = weak.lock()) c->Write(response, true);
+      auto answered = std::make_shared<bool>(false);
+      self->server.handler_(request, [weak, answered](v1::ApiResponse response) {
+        auto c = weak.lock();
+        // Progress only before the answer; one answer.
+        if (!c || *answered) return;
+        const bool progress = response.has_progress();
+        *answered = !progress;
+        c->Write(response, true, !progress);
       });
     });
   }
 
-  void Write(const v1::ApiResponse& response, bool then_read) {
+  // Queues a response: progress ones (final false) go before the answer, which ends the
+  // request (then the next is read, or the connection closed).
+  void Write(const v1::ApiResponse& response, bool then_read, bool final = true) {
+    queue.push_back({ApiFrame(response), then_read, final});
+    if (!writing) WriteNext();
+  }
+
+  void WriteNext() {
+    writing = true;
     auto self = shared_from_this();
-    out = ApiFrame(response);
-    boost::asio::async_write(socket, boost::asio::buffer(out),
-                             [self, then_read](const boost::system::error_code& ec, std::size_t) {
-                               if (ec || !then_read) return self->Close();
-                               self->ReadHeader();
+    boost::asio::async_write(socket, boost::asio::buffer(queue.front().bytes),
+                             [self](const boost::system::error_code& ec, std::size_t) {
+                               const Out done = std::move(self->queue.front());
+                               self->queue.pop_front();
+                               self->writing = false;
+                               if (ec || (done.final && !done.then_read)) return self->Close();
+                               if (done.final) return self->ReadHeader();
+                               if (!self->queue.empty()) self->WriteNext();
                              });
   }
 
@@ -93,7 +111,13 @@ struct ApiServer::Connection : std::enable_shared_from_this<Connection> {
   stream_protocol::socket socket;
   unsigned char header[4] = {};
   std::string body;
-  std::string out;
+  struct Out {
+    std::string bytes;
+    bool then_read = true;
+    bool final = true;
+  };
+  std::deque<Out> queue;
+  bool writing = false;
 };
 
 ApiServer::ApiServer(boost::asio::io_context& io, std::string path, Handler handler, Logger& log)

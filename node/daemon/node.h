@@ -257,7 +257,7 @@ class Node {
   void ThreadShow(const v1::ThreadShowRequest& q, ApiServer::Reply reply);
   Result<v1::ThreadListResponse> ThreadList(const v1::ThreadListRequest& q);
   Result<v1::DraftsResponse> Drafts(const v1::DraftsRequest& q);
-  void NoticeSend(const v1::NoticeSendRequest& q, ApiServer::Reply reply);
+  void NoticeSend(const v1::NoticeSendRequest& q, bool with_progress, ApiServer::Reply reply);
   Result<v1::NoticeListResponse> NoticeList();
   Result<v1::NoticeView> NoticeShow(std::uint64_t number);
   void NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply);
@@ -270,7 +270,10 @@ class Node {
   Status<> CheckLanguage(const std::vector<v1::Party>& to, const std::string& language);
   // Queues `message` on the node's thread after its `paths` are encrypted on a worker thread
   // (a large file does not hold up the node); `done` runs on the node's thread.
-  void QueueWithFiles(Outgoing message, std::vector<std::string> paths, std::function<void(Result<crypto::Bytes>)> done);
+  // `progress`, when given, is told (on the node's thread) the bytes encrypted of all the files.
+  using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+  void QueueWithFiles(Outgoing message, std::vector<std::string> paths, std::function<void(Result<crypto::Bytes>)> done,
+                      ProgressFn progress = nullptr);
   // This node's addresses, MEMBER@NETWORK, one per membership.
   std::vector<std::string> MyAddresses() const;
   void PingStep(const std::string& message_id, const std::string& kind, const std::string& by);

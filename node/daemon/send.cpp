@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <istream>
+#include <streambuf>
 
 #include "crypto/envelope.h"
 #include "crypto/stream.h"
@@ -158,8 +160,44 @@ std::vector<v1::Party> MembershipsOf(const std::string& member_id, const crypto:
   return out;
 }
 
+namespace {
+
+// A read-only stream buffer over another that tells `on_read` how much has been read.
+class CountingBuffer : public std::streambuf {
+ public:
+  CountingBuffer(std::streambuf* source, const std::function<void(std::uint64_t)>& on_read)
+      : source_(source), on_read_(on_read) {}
+
+ protected:
+  std::streamsize xsgetn(char* s, std::streamsize n) override {
+    const std::streamsize got = source_->sgetn(s, n);
+    Count(got);
+    return got;
+  }
+  int_type underflow() override {
+    const std::streamsize got = source_->sgetn(buffer_, sizeof buffer_);
+    if (got <= 0) return traits_type::eof();
+    Count(got);
+    setg(buffer_, buffer_, buffer_ + got);
+    return traits_type::to_int_type(buffer_[0]);
+  }
+
+ private:
+  void Count(std::streamsize got) {
+    if (got <= 0) return;
+    read_ += static_cast<std::uint64_t>(got);
+    on_read_(read_);
+  }
+  std::streambuf* source_;
+  const std::function<void(std::uint64_t)>& on_read_;
+  std::uint64_t read_ = 0;
+  char buffer_[4096];
+};
+
+}  // namespace
+
 Result<OutgoingFile> PrepareFile(const std::string& path, const std::string& dir, const std::string& media_type,
-                                 std::uint64_t max_bytes) {
+                                 std::uint64_t max_bytes, const std::function<void(std::uint64_t)>& on_read) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError("cannot read " + path + ": " + std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -178,7 +216,9 @@ Result<OutgoingFile> PrepareFile(const std::string& path, const std::string& dir
   auto key = std::make_shared<crypto::SecretBytes>(crypto_secretstream_xchacha20poly1305_KEYBYTES);
   crypto_secretstream_xchacha20poly1305_keygen(key->data());
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  auto summary = crypto::EncryptStream(*key, in, out);
+  CountingBuffer counted(in.rdbuf(), on_read);
+  std::istream counted_in(&counted);
+  auto summary = crypto::EncryptStream(*key, on_read ? counted_in : in, out);
   if (!summary || !out.flush()) {
     ::unlink(tmp.c_str());
     return MakeError("cannot encrypt " + path + " into " + dir + (summary ? "" : ": " + summary.error().message));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,8 +28,11 @@ struct OutgoingFile {
 // Encrypts the file at `path` into a new stream file under `dir` (the archive's blob
 // directory, so that storing it is a rename). Fails on a missing or unreadable file, or one
 // over `max_bytes`; writes nothing then.
+// `on_read`, when given, is told the bytes read so far as the encryption goes (a progress
+// display), on the calling thread.
 Result<OutgoingFile> PrepareFile(const std::string& path, const std::string& dir, const std::string& media_type,
-                                 std::uint64_t max_bytes);
+                                 std::uint64_t max_bytes,
+                                 const std::function<void(std::uint64_t)>& on_read = nullptr);
 
 // When the archive stores that content already, `f` becomes that copy (its key and stream),
 // and the new stream file is removed: the archive keeps one copy per content.

@@ -2,6 +2,7 @@
 // of draft requests, notices, evidence bundles and statistics. Node's handlers, on the node's
 // thread; what they send goes through Queue like any message (committed before it leaves).
 #include <sodium.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -108,7 +109,7 @@ void Node::OnWorkflowApi(const v1::ApiRequest& request, ApiServer::Reply reply) 
     case v1::ApiRequest::kDrafts:
       return reply(Answer("drafts", Drafts(request.drafts()), &v1::ApiResponse::mutable_drafts));
     case v1::ApiRequest::kNoticeSend:
-      return NoticeSend(request.notice_send(), std::move(reply));
+      return NoticeSend(request.notice_send(), request.progress(), std::move(reply));
     case v1::ApiRequest::kNoticeList:
       return reply(Answer("notice list", NoticeList(), &v1::ApiResponse::mutable_notice_list));
     case v1::ApiRequest::kNoticeShow:
@@ -390,17 +391,34 @@ Result<v1::DraftsResponse> Node::Drafts(const v1::DraftsRequest& q) {
 }
 
 void Node::QueueWithFiles(Outgoing message, std::vector<std::string> paths,
-                          std::function<void(Result<Bytes>)> done) {
+                          std::function<void(Result<Bytes>)> done, ProgressFn progress) {
   if (paths.empty()) return Queue(std::move(message), std::move(done));
   const std::string dir = p_.archive->blob_dir();
   const std::uint64_t limit = p_.settings.max_attachment_bytes;
   std::lock_guard<std::mutex> lock(workers_mu_);
   workers_.emplace_back([this, message = std::move(message), paths = std::move(paths), done = std::move(done), dir,
-                         limit]() mutable {
+                         limit, progress = std::move(progress)]() mutable {
+    std::uint64_t total = 0, before = 0;
+    for (const std::string& path : paths) {
+      struct stat st{};
+      if (::stat(path.c_str(), &st) == 0) total += static_cast<std::uint64_t>(st.st_size);
+    }
+    // At most five reports a second (the first at once), on the node's thread.
+    std::optional<std::chrono::steady_clock::time_point> last;
+    std::function<void(std::uint64_t)> on_read;
+    if (progress) {
+      on_read = [this, &progress, &before, &last, total](std::uint64_t read) {
+        const auto now = std::chrono::steady_clock::now();
+        if (last && now - *last < std::chrono::milliseconds(200)) return;  // the first at once
+        last = now;
+        boost::asio::post(io_, [progress, done = before + read, total] { progress(done, total); });
+      };
+    }
     std::vector<OutgoingFile> prepared;
     std::optional<Error> failure;
     for (const std::string& path : paths) {
-      auto f = PrepareFile(path, dir, "application/octet-stream", limit);
+      auto f = PrepareFile(path, dir, "application/octet-stream", limit, on_read);
+      if (f) before += f->record.size;
       if (!f) {
         failure = f.error();
         break;
@@ -419,7 +437,7 @@ void Node::QueueWithFiles(Outgoing message, std::vector<std::string> paths,
   });
 }
 
-void Node::NoticeSend(const v1::NoticeSendRequest& q, ApiServer::Reply reply) {
+void Node::NoticeSend(const v1::NoticeSendRequest& q, bool with_progress, ApiServer::Reply reply) {
   auto refuse = [&](const std::string& why) { reply(Refusal("notice send", why)); };
   if (q.to().empty() == q.network().empty()) return refuse("give the recipients (--to) or a network (--network), not both");
   std::vector<v1::Party> to;
@@ -460,6 +478,15 @@ void Node::NoticeSend(const v1::NoticeSendRequest& q, ApiServer::Reply reply) {
     if (::access(path.c_str(), R_OK) != 0) return refuse("cannot read " + crypto::EscapeForDisplay(path));
     paths.push_back(path);
   }
+  ProgressFn progress;
+  if (with_progress) {
+    progress = [reply](std::uint64_t done, std::uint64_t total) {
+      v1::ApiResponse r;
+      r.mutable_progress()->set_done(done);
+      r.mutable_progress()->set_total(total);
+      reply(std::move(r));
+    };
+  }
   QueueWithFiles({to, std::string(service::kNoticeContentType), content, 0, {}, from}, std::move(paths),
                  [this, reply](Result<Bytes> id) {
                    if (!id) return reply(Refusal("notice send", id.error().message));
@@ -468,7 +495,8 @@ void Node::NoticeSend(const v1::NoticeSendRequest& q, ApiServer::Reply reply) {
                    v1::ApiResponse r;
                    *r.mutable_notice() = NoticeViewOf(**n, true);
                    reply(std::move(r));
-                 });
+                 },
+                 std::move(progress));
 }
 
 Result<v1::NoticeListResponse> Node::NoticeList() {

@@ -124,5 +124,12 @@ TEST(PrintThread, ShowsEscapedTextAndWhatIsMissing) {
             "  - the person sought\n");
 }
 
+TEST(ProgressLine, SaysBytesRateAndTimeLeft) {
+  EXPECT_EQ(ProgressLine::Text("encrypting", 50u << 20, 100u << 20, 2.0),
+            "encrypting: 50.0 MiB of 100.0 MiB, 25.0 MiB/s, 2 s left");
+  EXPECT_EQ(ProgressLine::Text("encrypting", 100u << 20, 100u << 20, 4.0), "encrypting: 100.0 MiB of 100.0 MiB, 25.0 MiB/s");
+  EXPECT_EQ(ProgressLine::Text("encrypting", 0, 512, 0), "encrypting: 0 bytes of 512 bytes");
+}
+
 }  // namespace
 }  // namespace comity::client

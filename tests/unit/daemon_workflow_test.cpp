@@ -418,7 +418,32 @@ TEST_F(DaemonWorkflowTest, ANoticeOpensOnlyAfterItsConditionsAreAccepted) {
     }
     return false;
   }));
+  // Asked for, progress comes before the answer: bytes of the attachments encrypted so far.
+  boost::asio::io_context io;
+  boost::asio::local::stream_protocol::socket sock(io);
+  sock.connect(boost::asio::local::stream_protocol::endpoint(homes_.at("IBR-COORD")->path() + "/comity.sock"));
+  send.set_progress(true);
+  send.mutable_notice_send()->set_subject("Second notice");
+  boost::asio::write(sock, boost::asio::buffer(ApiFrame(send)));
+  std::vector<v1::ApiResponse> frames;
+  do {
+    unsigned char header[4];
+    boost::asio::read(sock, boost::asio::buffer(header));
+    std::string body((std::size_t{header[0]} << 24) | (header[1] << 16) | (header[2] << 8) | header[3], '\0');
+    boost::asio::read(sock, boost::asio::buffer(body));
+    ASSERT_TRUE(frames.emplace_back().ParseFromString(body));
+  } while (frames.back().has_progress());
+  ASSERT_GE(frames.size(), 2u);
+  EXPECT_EQ(frames.back().error(), "");
+  EXPECT_EQ(frames.back().notice().subject(), "Second notice");
+  for (std::size_t i = 0; i + 1 < frames.size(); ++i) {
+    EXPECT_EQ(frames[i].progress().total(), 300000u);
+    EXPECT_LE(frames[i].progress().done(), 300000u);
+    EXPECT_FALSE(frames[i].has_notice());
+  }
+
   // A member that is not a coordinator cannot broadcast.
+  send.set_progress(false);
   EXPECT_EQ(Api("ES-MJ", send).error(),
             "notice send: broadcasting to all of IberRed needs the coordinator role there; this node is "
             "central-authority");
