@@ -324,6 +324,11 @@ ArchiveResult<std::vector<MessageRecord>> Archive::ThreadMessages(const std::str
   return messages_.OfThread(thread_uid);
 }
 
+ArchiveStatus Archive::EachThreadMessage(const std::string& thread_uid, bool with_envelope,
+                                         const std::function<void(MessageRecord)>& fn) {
+  return messages_.EachOfThread(thread_uid, with_envelope, fn);
+}
+
 ArchiveResult<std::vector<ThreadRecord>> Archive::Threads() { return threads_.All(); }
 
 ArchiveResult<std::vector<std::string>> Archive::ThreadsStartingWith(const std::string& prefix) {

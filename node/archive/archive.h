@@ -60,6 +60,9 @@ class Archive {
 
   // Every message of a thread, by message id (so by creation time).
   ArchiveResult<std::vector<MessageRecord>> ThreadMessages(const std::string& thread_uid);
+  // The same one at a time (bounded memory), without the envelope unless `with_envelope`.
+  ArchiveStatus EachThreadMessage(const std::string& thread_uid, bool with_envelope,
+                                  const std::function<void(MessageRecord)>& fn);
 
   ArchiveStatus PutThread(const ThreadRecord& t);
   ArchiveResult<std::optional<ThreadRecord>> GetThread(const std::string& thread_uid);

@@ -348,11 +348,32 @@ ArchiveResult<std::optional<MessageRecord>> MessageRepository::Get(crypto::ByteV
 }
 
 ArchiveResult<std::vector<MessageRecord>> MessageRepository::OfThread(const std::string& thread_uid) {
-  auto s = db_.Prepare(std::string(kMessageColumns) +
-                       "WHERE m.thread_uid = ?1 AND m.thread_uid <> '' ORDER BY m.thread_uid, m.message_id");
+  std::vector<MessageRecord> out;
+  if (auto st = EachOfThread(thread_uid, true, [&](MessageRecord m) { out.push_back(std::move(m)); }); !st) {
+    return st.error();
+  }
+  return out;
+}
+
+ArchiveStatus MessageRepository::EachOfThread(const std::string& thread_uid, bool with_envelope,
+                                              const std::function<void(MessageRecord)>& fn) {
+  // Without the envelope: x'' in its place, and no join.
+  std::string sql = kMessageColumns;
+  if (!with_envelope) {
+    sql.replace(sql.find("e.envelope"), std::string("e.envelope").size(), "x''");
+    sql.replace(sql.find("JOIN envelopes e ON e.id = m.id "), std::string("JOIN envelopes e ON e.id = m.id ").size(), "");
+  }
+  auto s = db_.Prepare(sql + "WHERE m.thread_uid = ?1 AND m.thread_uid <> '' ORDER BY m.thread_uid, m.message_id");
   if (!s) return s.error();
-  (*s)->Reset().Bind(1, thread_uid);
-  return Collect<MessageRecord>(**s, MessageRow);
+  Stmt& q = (*s)->Reset().Bind(1, thread_uid);
+  for (;;) {
+    auto more = q.Step();
+    if (!more) return more.error();
+    if (!*more) break;
+    fn(MessageRow(q));
+  }
+  q.Reset();
+  return {};
 }
 
 ArchiveResult<std::int64_t> MessageRepository::Count() { return CountOf(db_, "SELECT count(*) FROM messages"); }

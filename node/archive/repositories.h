@@ -93,6 +93,8 @@ class MessageRepository {
   ArchiveResult<bool> Add(const MessageRecord& m);
   ArchiveResult<std::optional<MessageRecord>> Get(crypto::ByteView message_id);
   ArchiveResult<std::vector<MessageRecord>> OfThread(const std::string& thread_uid);
+  ArchiveStatus EachOfThread(const std::string& thread_uid, bool with_envelope,
+                             const std::function<void(MessageRecord)>& fn);
   ArchiveResult<bool> Seen(crypto::ByteView message_id);
   ArchiveResult<std::int64_t> Count();
   ArchiveResult<std::vector<PurgeItem>> ListBefore(std::int64_t before);

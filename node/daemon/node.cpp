@@ -473,13 +473,25 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     sodium_memzero(content.data(), content.size());
     return refuse("malformed: " + st.error().message);
   }
-  // Only a thread's opening is checked against the archive (a duplicate is answered below).
+  // A thread event is checked against what the archive holds of its thread (a duplicate is
+  // answered below).
   if (auto seen = IsWorkflowContent(opened->header.content_type()) ? p_.archive->Seen(opened->message_id)
                                                                    : archive::ArchiveResult<bool>(true);
       seen && !*seen) {
-    if (auto st = CheckAgainstArchive(*p_.archive, opened->header.content_type(), content); !st) {
+    auto sender = p_.trust.VerifyMember(*cert, now);
+    const Verdict verdict = sender ? CheckAgainstArchive(*p_.archive, opened->header.content_type(), content,
+                                                         opened->header.created_at(), *sender, now)
+                                   : Verdict{sender.error().message, false};
+    if (verdict.defer) {
+      // It answers an event not here yet: the sender's retry brings it again.
       sodium_memzero(content.data(), content.size());
-      return refuse(st.error().message);
+      ++counters_.deferred;
+      log_.Debug("envelope " + ShortId(id) + " from " + AddressOf(header->sender()) + " answers an event not here yet");
+      return;
+    }
+    if (!verdict.refusal.empty()) {
+      sodium_memzero(content.data(), content.size());
+      return refuse(verdict.refusal);
     }
   }
   std::vector<WantedFile> wanted;
@@ -525,7 +537,7 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
   if (m->content_type == kReceiptContentType) {
     // A receipt for a message this node sent: the envelope's sender signed it.
     auto sender = p_.trust.VerifyMember(*cert, now);
-    auto receipt = sender ? CheckReceipt(std::string(m->content.begin(), m->content.end()), *sender)
+    auto receipt = sender ? CheckReceipt(std::string(m->content.begin(), m->content.end()), *sender, now)
                           : Result<v1::Receipt>(MakeError(sender.error().message));
     if (!receipt) return refuse(receipt.error().message);
     // A relayed receipt is about the recipient it carries for; the others, about their signer.

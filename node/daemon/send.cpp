@@ -104,7 +104,7 @@ std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, con
   return s.SerializeAsString();
 }
 
-Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert) {
+Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert, std::int64_t now) {
   v1::Signed s;
   v1::Receipt r;
   if (signed_receipt.size() > (std::size_t{256} << 10) || !s.ParseFromString(signed_receipt) ||
@@ -120,6 +120,11 @@ Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Ce
   if (!ids_ok || r.format() != 1 || r.signer().network_id() != cert.network_id() ||
       r.signer().member_id() != cert.member_id() || (r.kind() == "relayed" && !PartyOfAddress(AddressOf(r.about())))) {
     return MakeError("the receipt is malformed or names someone else");
+  }
+  // What an evidence bundle's verifier checks (§13.2): signed while the certificate was valid,
+  // and not dated ahead of this node's clock.
+  if (r.at() < cert.not_before() || r.at() >= cert.not_after() || r.at() > now + crypto::kMaxClockSkewSeconds) {
+    return MakeError("the receipt is dated outside its signer's certificate or in the future");
   }
   return r;
 }

@@ -104,7 +104,8 @@ std::string MakeReceipt(const crypto::Identity& signer, const v1::Party& as, con
 // Checks a receipt that came in an envelope from the member whose certificate is `cert`:
 // signed by that member's key, naming that member as signer, of a kind a peer sends
 // (relayed, delivered, read, conditions-accepted), with 1 to kMaxReceiptIds ids of 32 bytes. Returns the receipt.
-Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert);
+// Its `at` must fall in the certificate's validity and not after `now` (with clock skew).
+Result<v1::Receipt> CheckReceipt(const std::string& signed_receipt, const v1::Certificate& cert, std::int64_t now);
 
 // A recipient as people write it: MEMBER@NETWORK, or a bare MEMBER found in exactly one of
 // the networks of `mine`.

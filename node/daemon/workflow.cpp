@@ -1,10 +1,15 @@
 #include "node/daemon/workflow.h"
 
+#include <algorithm>
+#include <set>
+
 #include "crypto/trust.h"
 #include "node/daemon/send.h"
 
 namespace comity::node {
 namespace {
+
+using crypto::Bytes;
 
 bool IsText(const std::string& media_type, const std::string& content) {
   return media_type.rfind("text/", 0) == 0 && IsUtf8(content);
@@ -44,14 +49,42 @@ Status<> CheckWorkflowContent(const std::string& content_type, const std::string
   return {};
 }
 
-Status<> CheckAgainstArchive(archive::Archive& archive, const std::string& content_type, const std::string& content) {
+std::string ThreadFull(const v1::ThreadView& view, bool draft) {
+  if (view.event_count() >= static_cast<std::uint32_t>(service::kMaxThreadEvents)) {
+    return "thread " + view.thread_id() + " has " + std::to_string(service::kMaxThreadEvents) +
+           " events, the most a thread holds: open a new one";
+  }
+  if (draft && view.drafts() >= static_cast<std::uint32_t>(service::kMaxThreadDrafts)) {
+    return "thread " + view.thread_id() + " has " + std::to_string(service::kMaxThreadDrafts) +
+           " drafts, the most a thread holds: open a new one";
+  }
+  return "";
+}
+
+Verdict CheckAgainstArchive(archive::Archive& archive, const std::string& content_type, const std::string& content,
+                            std::int64_t created_at, const v1::Certificate& sender, std::int64_t now) {
   if (content_type != service::kThreadEventContentType) return {};
   v1::ThreadEvent e;
-  if (!e.ParseFromString(content) || !e.has_opened()) return {};
+  if (!e.ParseFromString(content)) return {};
+  if (created_at > now + crypto::kMaxClockSkewSeconds) return {"the event is dated in the future", false};
+  if (created_at < sender.not_before() || created_at >= sender.not_after()) {
+    return {"the event is dated outside its sender's certificate", false};
+  }
+  for (const std::string& parent : e.parents()) {
+    std::int64_t parent_at = 0;  // a message id begins with its created_at (§6.3)
+    for (int i = 0; i < 8; ++i) parent_at = (parent_at << 8) | static_cast<unsigned char>(parent[i]);
+    if (parent_at > created_at) return {"the event is dated before an event it answers", false};
+    auto seen = archive.Seen(crypto::AsBytes(parent));
+    if (!seen) return {"reading the archive failed: " + seen.error().message, false};
+    if (!*seen) return {"", true};
+  }
   auto held = archive.GetThread(e.thread_id());
-  if (!held) return MakeError("reading the archive failed: " + held.error().message);
-  if (*held) return MakeError("thread " + e.thread_id() + " was opened already");
-  return {};
+  if (!held) return {"reading the archive failed: " + held.error().message, false};
+  if (!*held) return {};
+  v1::ThreadView summary;
+  if (!summary.ParseFromArray((*held)->summary.data(), static_cast<int>((*held)->summary.size()))) return {};
+  if (e.has_opened() && !summary.opened_by().empty()) return {"thread " + e.thread_id() + " was opened already", false};
+  return {ThreadFull(summary, e.has_draft()), false};
 }
 
 void FileWorkflowMessage(archive::MessageRecord& m) {
@@ -74,24 +107,46 @@ void FileWorkflowMessage(archive::MessageRecord& m) {
 }
 
 archive::ArchiveResult<std::vector<service::ThreadItem>> ThreadItems(archive::Archive& archive,
-                                                                     const std::string& thread_uid) {
-  auto messages = archive.ThreadMessages(thread_uid);
-  if (!messages) return messages.error();
+                                                                     const std::string& thread_uid,
+                                                                     bool draft_contents) {
   std::vector<service::ThreadItem> items;
-  for (const archive::MessageRecord& m : *messages) {
-    if (m.content_type != service::kThreadEventContentType) continue;
-    service::ThreadItem item{m.message_id, m.sender, m.created_at, {}};
-    if (!item.event.ParseFromArray(m.content.data(), static_cast<int>(m.content.size()))) continue;
+  auto st = archive.EachThreadMessage(thread_uid, false, [&](archive::MessageRecord m) {
+    if (m.content_type != service::kThreadEventContentType) return;
+    service::ThreadItem item{m.message_id, m.sender, m.created_at, {}, 0};
+    if (!item.event.ParseFromArray(m.content.data(), static_cast<int>(m.content.size()))) return;
+    if (!draft_contents && item.event.has_draft()) {
+      item.draft_size = item.event.draft().content().size();
+      item.event.mutable_draft()->clear_content();
+    }
     items.push_back(std::move(item));
-  }
+  });
+  if (!st) return st.error();
   return items;
 }
 
 archive::ArchiveResult<v1::ThreadView> LoadThread(archive::Archive& archive, const std::string& thread_uid,
                                                   const std::vector<std::string>& mine) {
-  auto items = ThreadItems(archive, thread_uid);
+  // Folded without draft contents (a thread may hold 200 drafts of 8 MiB); the newest draft
+  // is read alone for its completeness.
+  auto items = ThreadItems(archive, thread_uid, false);
   if (!items) return items.error();
-  return service::FoldThread(std::move(items).value(), mine);
+  v1::ThreadView view = service::FoldThread(std::move(items).value(), mine);
+  for (int i = view.events_size() - 1; i >= 0; --i) {
+    const v1::ThreadEventView& ev = view.events(i);
+    if (ev.kind() != "draft") continue;
+    if (ev.media_type().rfind("text/", 0) != 0) break;  // the fold said so already
+    auto m = archive.GetMessage(crypto::ToBytes(ev.message_id()));
+    if (!m) return m.error();
+    v1::ThreadEvent e;
+    if (*m && e.ParseFromArray((*m)->content.data(), static_cast<int>((*m)->content.size()))) {
+      view.clear_missing();
+      for (const std::string& item : service::MissingItems(view.kind(), view.legal_basis(), e.draft().content())) {
+        view.add_missing(item);
+      }
+    }
+    break;
+  }
+  return view;
 }
 
 archive::ArchiveStatus RecordWorkflow(archive::Archive& archive, const archive::MessageRecord& m,
@@ -118,36 +173,50 @@ archive::ArchiveStatus RecordWorkflow(archive::Archive& archive, const archive::
   if (m.content_type != service::kThreadEventContentType) return {};
   v1::ThreadEvent e;
   if (!e.ParseFromArray(m.content.data(), static_cast<int>(m.content.size()))) return {};
-  auto view = LoadThread(archive, e.thread_id(), mine);
-  if (!view) return view.error();
-  std::uint32_t version = 0;
-  for (const v1::ThreadEventView& ev : view->events()) {
-    if (ev.message_id() == crypto::AsString(m.message_id)) version = ev.version();
-  }
-  v1::ThreadView summary = *view;
+  auto items = ThreadItems(archive, e.thread_id(), false);
+  if (!items) return items.error();
+  const v1::ThreadView view = service::FoldThread(*items, mine);
+  // A thread exists here once its opening does (events before it wait in the archive).
+  if (view.opened_by().empty()) return {};
+  v1::ThreadView summary = view;
   summary.clear_events();
   archive::ThreadRecord t;
   t.thread_uid = e.thread_id();
-  t.subject = view->subject();
-  t.kind = view->kind();
-  t.status = view->status();
-  t.created_at = view->opened_at() != 0 ? view->opened_at() : m.created_at;
-  t.updated_at = view->last_at();
+  t.subject = view.subject();
+  t.kind = view.kind();
+  t.status = view.status();
+  t.created_at = view.opened_at();
+  t.updated_at = view.last_at();
   t.summary = crypto::ToBytes(summary.SerializeAsString());
   if (auto st = archive.PutThread(t); !st) return st;
-  if (!e.has_draft()) return {};
-  // The fold numbers drafts by message id; one that arrives after a later one (two sides
-  // drafting at once) takes the next free number in the index.
+  // Index every draft the fold took and the index lacks (this one, or ones that came before
+  // the opening), under the fold's number, or the next free one when a draft that arrived
+  // after a later one finds its number taken.
   auto drafts = archive.Drafts(t.thread_uid);
   if (!drafts) return drafts.error();
-  std::int64_t number = version;
+  std::set<Bytes> indexed;
+  std::int64_t largest = 0;
   for (const archive::DraftVersion& d : *drafts) {
-    if (d.version >= number) number = std::max<std::int64_t>(number, d.version + 1);
+    indexed.insert(d.message_id);
+    largest = std::max(largest, d.version);
   }
-  const std::string& content = e.draft().content();
-  archive::DraftVersion d{t.thread_uid, number, m.message_id, m.sender,
-                          IsText(e.draft().media_type(), content) ? content : e.draft().name(), m.created_at};
-  return archive.AddDraft(d);
+  for (const v1::ThreadEventView& ev : view.events()) {
+    const Bytes id = crypto::ToBytes(ev.message_id());
+    if (ev.kind() != "draft" || indexed.count(id) != 0) continue;
+    auto message = archive.GetMessage(id);
+    if (!message) return message.error();
+    v1::ThreadEvent draft;
+    if (!*message || !draft.ParseFromArray((*message)->content.data(), static_cast<int>((*message)->content.size()))) {
+      continue;
+    }
+    const std::string& content = draft.draft().content();
+    const std::int64_t number = ev.version() > largest ? ev.version() : largest + 1;
+    largest = std::max(largest, number);
+    archive::DraftVersion d{t.thread_uid, number, id, ev.by(),
+                            IsText(draft.draft().media_type(), content) ? content : draft.draft().name(), ev.at()};
+    if (auto st = archive.AddDraft(d); !st) return st;
+  }
+  return {};
 }
 
 v1::AttachmentView AttachmentViewOf(const std::string& name, std::uint64_t size, const crypto::Bytes& content_hash) {

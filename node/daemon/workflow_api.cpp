@@ -214,6 +214,7 @@ void Node::ThreadOpen(const v1::ThreadOpenRequest& q, ApiServer::Reply reply) {
     d->set_name(q.draft_name());
     d->set_media_type(MediaTypeOf(q.draft_name(), q.draft()));
     d->set_content(q.draft());
+    draft->add_parents(std::string(32, '\0'));  // the opening's id, once it is sealed
     if (auto st = service::CheckEvent(*draft); !st) return refuse(st.error().message);
     if (!q.force()) {
       if (auto st = CheckLanguage(to, q.language()); !st) return refuse(st.error().message);
@@ -244,6 +245,7 @@ void Node::ThreadOpen(const v1::ThreadOpenRequest& q, ApiServer::Reply reply) {
   Queue({to, std::string(service::kThreadEventContentType), opened.SerializeAsString(), 0, {}, *me},
         [finish, has_draft](Result<Bytes> id) mutable { finish(std::move(id), 0, !has_draft); }, &opened_id);
   if (!has_draft || opened_id.empty()) return;  // sealing failed: answered already
+  draft->clear_parents();
   draft->add_parents(crypto::AsString(opened_id));
   Queue({to, std::string(service::kThreadEventContentType), draft->SerializeAsString(), 0, {}, *me},
         [finish](Result<Bytes> id) mutable { finish(std::move(id), 1, true); });
@@ -268,6 +270,7 @@ void Node::ThreadPost(const std::string& thread, v1::ThreadEvent event, const st
     }
   }
   if (!me) return refuse("this node takes no part in thread " + view->thread_id());
+  if (const std::string full = ThreadFull(*view, event.has_draft()); !full.empty()) return refuse(full);
   v1::ThreadPosted posted;
   posted.set_thread_id(view->thread_id());
   if (event.has_status()) {

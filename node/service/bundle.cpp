@@ -475,7 +475,8 @@ class BundleVerifier {
       if (!signer) return MakeError(where + ": " + signer.error().message);
       const std::string& kind = receipt.kind();
       const bool about_needed = kind == "relayed" || kind == "not-delivered";
-      const bool kind_ok = about_needed || kind == "accepted" || kind == "delivered" || kind == "read";
+      const bool kind_ok = about_needed || kind == "accepted" || kind == "delivered" || kind == "read" ||
+                           kind == "conditions-accepted";
       bool ids_ok = receipt.message_ids_size() >= 1 &&
                     static_cast<std::size_t>(receipt.message_ids_size()) <= kMaxReceiptIds;
       for (const std::string& id : receipt.message_ids()) ids_ok = ids_ok && id.size() == kMessageIdSize;

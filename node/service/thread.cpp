@@ -172,6 +172,10 @@ Status<> CheckEvent(const v1::ThreadEvent& e) {
   if (e.format() != 1) return MakeError("thread event format " + std::to_string(e.format()) + " is not 1");
   if (!IsValidThreadId(e.thread_id())) return MakeError("the thread id is not 16 hex digits");
   if (e.parents_size() > 64) return MakeError("more than 64 parents");
+  if (e.event_case() == v1::ThreadEvent::EVENT_NOT_SET) {
+    return MakeError("a thread event of an unknown kind (a newer version?)");
+  }
+  if (!e.has_opened() && e.parents_size() == 0) return MakeError("an event other than the opening names no parent");
   for (const std::string& p : e.parents()) {
     if (p.size() != 32) return MakeError("a parent is not a message id");
   }
@@ -277,6 +281,7 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
   }
   const ThreadItem* newest_draft = nullptr;
   bool opened = false;
+  std::map<std::string, std::int64_t> folded;  // message id -> created_at
   for (const ThreadItem& item : items) {
     const v1::ThreadEvent& e = item.event;
     if (e.thread_id() != view.thread_id()) continue;
@@ -285,6 +290,17 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
     if (opening != nullptr && (!opened && &item != opening)) continue;
     if (opening != nullptr && participants.count(item.sender) == 0) continue;
     if (e.has_opened() && &item != opening) continue;  // a second opening, or a forged one
+    if (!e.has_opened()) {
+      // Tied to the thread by its parents, all of them folded already, none of them newer
+      // than it (an event dated before what it answers is backdated).
+      bool tied = e.parents_size() > 0;
+      for (const std::string& p : e.parents()) {
+        auto parent = folded.find(p);
+        tied = tied && parent != folded.end() && parent->second <= item.created_at;
+      }
+      if (!tied) continue;
+    }
+    folded.emplace(crypto::AsString(item.message_id), item.created_at);
     v1::ThreadEventView* ev = view.add_events();
     ev->set_message_id(crypto::AsString(item.message_id));
     ev->set_by(item.sender);
@@ -314,7 +330,7 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
         ev->set_claimed_version(d.version());
         ev->set_name(d.name());
         ev->set_media_type(d.media_type());
-        ev->set_size(d.content().size());
+        ev->set_size(d.content().empty() ? item.draft_size : d.content().size());
         ev->set_text(d.note());
         ev->set_language(d.language().empty() ? view.language() : d.language());
         newest_draft = &item;
@@ -344,6 +360,7 @@ v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::
     view.set_last_at(item.created_at);
     view.set_last_by(item.sender);
   }
+  view.set_event_count(static_cast<std::uint32_t>(view.events_size()));
   if (newest_draft == nullptr) {
     view.add_missing("a draft of the request");
   } else if (!IsText(newest_draft->event.draft().media_type())) {

@@ -54,7 +54,15 @@ struct ThreadItem {
   std::string sender;  // MEMBER@NETWORK
   std::int64_t created_at = 0;
   v1::ThreadEvent event;
+  // A draft whose content was left out to fold in bounded memory: its size (the fold then
+  // cannot check the newest draft's completeness; see LoadThread).
+  std::uint64_t draft_size = 0;
 };
+
+// Limits of one thread, refused at receipt and when sending (a peer cannot make a node fold
+// an unbounded thread).
+inline constexpr int kMaxThreadEvents = 2000;
+inline constexpr int kMaxThreadDrafts = 200;
 
 // Folds a thread's events (any order of arrival) into its view. The order is causal: by
 // creation time (the message id's first bytes), the opening first within a second, never an
@@ -63,7 +71,9 @@ struct ThreadItem {
 // order given. From it on: metadata from it, drafts numbered 1, 2, ... in order, each status
 // change applied when allowed from the status before it. Ignored: events of other threads,
 // events before the opening, events from members the opening does not name, any other opened
-// event. `mine` are this node's addresses (for waiting_on_me). Draft contents are not copied
+// event, and an event other than the opening that names no parent, or a parent that is not
+// among the events folded (it waits until that parent is there). `mine` are this node's
+// addresses (for waiting_on_me). Draft contents are not copied
 // into the view (only name, type, size). ThreadView.missing lists the completeness items the
 // newest text draft lacks.
 v1::ThreadView FoldThread(std::vector<ThreadItem> items, const std::vector<std::string>& mine);

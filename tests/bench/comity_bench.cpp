@@ -7,8 +7,10 @@
 //        comity-bench e2e [--quick] [--messages N]                   two nodes end to end (e2e_bench.cpp)
 //        comity-bench broadcast [--quick] [--members M]              one notice to M members (e2e_bench.cpp)
 //        comity-bench attach [--quick] [--mib N]                     one file between two nodes (attach_bench.cpp)
+//        comity-bench bundle [--quick] [--events N]                  an evidence bundle signed, verified, folded (bundle_bench.cpp)
 #include "archive_bench.h"
 #include "attach_bench.h"
+#include "bundle_bench.h"
 #include "e2e_bench.h"
 
 #include <sodium.h>
@@ -208,6 +210,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "e2e") return comity::bench::RunE2eBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "broadcast") return comity::bench::RunBroadcastBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "attach") return comity::bench::RunAttachBench(argc - 2, argv + 2);
+  if (argc > 1 && std::string(argv[1]) == "bundle") return comity::bench::RunBundleBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "crypto") first_arg = 2;
   bool quick = false;
   std::string only;
@@ -220,7 +223,8 @@ int main(int argc, char** argv) {
                          "       comity-bench archive [--quick] [--messages N] [--dir DIR] [--keep]\n"
                          "       comity-bench e2e [--quick] [--messages N]\n"
                          "       comity-bench broadcast [--quick] [--members M]\n"
-                         "       comity-bench attach [--quick] [--mib N]\n");
+                         "       comity-bench attach [--quick] [--mib N]\n"
+                         "       comity-bench bundle [--quick] [--events N]\n");
       return 2;
     }
   }

@@ -90,10 +90,17 @@ v1::ThreadEvent StatusTo(const std::string& status, const std::vector<Bytes>& pa
   return e;
 }
 
+// The id most tests give their opening.
+const Bytes kOpeningId = Id(kT0, 0x10);
+
+// An archived event. One that names no parent is given the usual opening (kOpeningId) as its
+// parent, as a node sending it would (every event but the opening names one); tests of other
+// parents name them.
 ThreadItem Item(const Bytes& id, const std::string& sender, v1::ThreadEvent event) {
   std::int64_t at = 0;
   for (int i = 0; i < 8; ++i) at = (at << 8) | id[i];
-  return ThreadItem{id, sender, at, std::move(event)};
+  if (!event.has_opened() && event.parents().empty()) event.add_parents(crypto::AsString(kOpeningId));
+  return ThreadItem{id, sender, at, std::move(event), 0};
 }
 
 // Message ids in hex, so that a failure prints them legibly.
@@ -169,6 +176,16 @@ TEST(ThreadFold, ASecondOpenedEventDoesNotChangeTheMetadata) {
   EXPECT_EQ(view.opened_by(), kEs);
   EXPECT_EQ(view.opened_at(), kT0);
   EXPECT_EQ(view.events_size(), 1) << "a second opening is not folded (nor shown) at all";
+}
+
+TEST(ThreadFold, AnEventWaitsForItsParents) {
+  const Bytes opened = Id(kT0, 0x10), d1 = Id(kT0 + 10, 0x01), c = Id(kT0 + 20, 0x01), missing = Id(kT0 + 15, 0x77);
+  // The comment names d1 and an event not held yet: it is not folded until both are.
+  const v1::ThreadView view = FoldThread(
+      {Item(opened, kEs, Opened()), Item(d1, kSn, Draft(1, "text", {opened})), Item(c, kEs, Comment("later", {d1, missing}))},
+      {kEs});
+  EXPECT_EQ(IdsOf(view), Hex({opened, d1}));
+  EXPECT_EQ(view.event_count(), 2u);
 }
 
 TEST(ThreadFold, IgnoresEventsFromMembersTheOpeningDoesNotName) {
@@ -261,10 +278,16 @@ TEST(ThreadFold, PutsTheOpenedEventBeforeItsFirstDraftOfTheSameSecond) {
         {Item(d1, kEs, Draft(1, kCompleteMla, with_parent ? std::vector<Bytes>{opened} : std::vector<Bytes>{})),
          Item(opened, kEs, Opened())},
         {kSn});
-    EXPECT_EQ(IdsOf(view), Hex({opened, d1}));
     EXPECT_EQ(view.events(0).kind(), "opened");
     EXPECT_EQ(view.kind(), "mla");
     EXPECT_EQ(view.opened_at(), kT0);
+    if (!with_parent) {
+      // An event tied to nothing is not part of the thread.
+      EXPECT_EQ(IdsOf(view), Hex({opened}));
+      EXPECT_EQ(view.drafts(), 0u);
+      continue;
+    }
+    EXPECT_EQ(IdsOf(view), Hex({opened, d1}));
     EXPECT_EQ(view.drafts(), 1u);
     EXPECT_EQ(view.events(1).version(), 1u);
     EXPECT_TRUE(view.missing().empty());
@@ -296,12 +319,12 @@ TEST(ThreadFold, OrdersAChainOfOneSecondByItsParents) {
   EXPECT_EQ(view.last_by(), kSn);
 }
 
-TEST(ThreadFold, OrdersEventsOfTheSameSecondWithoutParentsByMessageId) {
+TEST(ThreadFold, OrdersConcurrentEventsOfTheSameSecondByMessageId) {
   const Bytes opened = Id(kT0, 0x10);
   const Bytes x = Id(kT0 + 60, 0x30), y = Id(kT0 + 60, 0x20), z = Id(kT0 + 60, 0x90);
-  const v1::ThreadView view = FoldThread(
-      {Item(z, kSn, Comment("z")), Item(x, kEs, Comment("x")), Item(opened, kEs, Opened()), Item(y, kSn, Comment("y"))},
-      {kEs});
+  const v1::ThreadView view = FoldThread({Item(z, kSn, Comment("z", {opened})), Item(x, kEs, Comment("x", {opened})),
+                                          Item(opened, kEs, Opened()), Item(y, kSn, Comment("y", {opened}))},
+                                         {kEs});
   EXPECT_EQ(IdsOf(view), Hex({opened, y, x, z}));
 }
 
@@ -311,8 +334,9 @@ TEST(ThreadFold, AppliesEachAllowedStatusChangeUpToExecuted) {
   const std::vector<std::string> path = {"agreed", "formally-submitted", "in-execution", "executed"};
   std::vector<Bytes> ids;
   for (std::size_t i = 0; i < path.size(); ++i) {
+    const Bytes parent = ids.empty() ? opened : ids.back();
     ids.push_back(Id(kT0 + 86400 * static_cast<std::int64_t>(i + 1), 0x01));
-    items.push_back(Item(ids.back(), i % 2 == 0 ? kSn : kEs, StatusTo(path[i])));
+    items.push_back(Item(ids.back(), i % 2 == 0 ? kSn : kEs, StatusTo(path[i], {parent})));
   }
   const v1::ThreadView view = FoldThread(items, {kEs});
   EXPECT_EQ(view.status(), "executed");
@@ -647,7 +671,7 @@ TEST(ThreadCheckEvent, AcceptsValidEvents) {
   ExpectAccepted(ValidDraft());
   ExpectAccepted(ValidComment());
   ExpectAccepted(ValidStatus());
-  for (const std::string& s : Statuses()) ExpectAccepted(StatusTo(s));
+  for (const std::string& s : Statuses()) ExpectAccepted(StatusTo(s, {kOpeningId}));
   for (const std::string& k : RequestKinds()) {
     v1::ThreadEvent e = ValidOpened();
     e.mutable_opened()->set_kind(k);
@@ -864,6 +888,10 @@ TEST(ThreadCheckEvent, RefusesAnUnknownStatus) {
   v1::ThreadEvent long_note = ValidStatus();
   long_note.mutable_status()->set_note(std::string(kMaxNoteBytes + 1, 'n'));
   ExpectRefused(long_note, "a note must be at most 2000 bytes of text");
+}
+
+TEST(ThreadCheckEvent, RefusesAnEventWithoutParentsButTheOpening) {
+  ExpectRefused(StatusTo("agreed"), "an event other than the opening names no parent");
 }
 
 TEST(ThreadCheckEvent, RefusesAnEventWithNothingSet) {
