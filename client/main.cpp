@@ -64,7 +64,7 @@ constexpr const char* kUsage =
     "       comity thread diff THREAD V1 V2\n"
     "       comity thread comment THREAD TEXT\n"
     "       comity thread status THREAD consultation|agreed|formally-submitted|in-execution|executed|\n"
-    "                                   refused|withdrawn [--note TEXT]\n"
+    "                                   refused|withdrawn [--note TEXT] [--force]\n"
     "       comity thread show THREAD\n"
     "       comity thread list [--status STATUS] [--waiting-on-me]\n"
     "       comity notice send (--to ID[,ID...] | --network NET) --subject TEXT (--body TEXT | --body-file FILE)\n"

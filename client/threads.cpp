@@ -165,9 +165,9 @@ int Comment(const Options& o) {
 }
 
 int SetStatus(const Options& o) {
-  if (auto f = CheckOptions(o, "thread status", {"--note"})) return Fail(*f);
+  if (auto f = CheckOptions(o, "thread status", {"--note", "--force"})) return Fail(*f);
   const auto& statuses = service::Statuses();
-  const std::string usage = "comity thread status THREAD " + Joined(statuses, "|") + " [--note TEXT]";
+  const std::string usage = "comity thread status THREAD " + Joined(statuses, "|") + " [--note TEXT] [--force]";
   if (o.words.size() != 4) return Usage("'thread status' takes a thread and a status: " + usage);
   auto thread = ThreadOf(o);
   if (!thread.ok()) return Fail(thread.error());
@@ -180,6 +180,7 @@ int SetStatus(const Options& o) {
   q->set_thread(*thread);
   q->set_status(o.words[3]);
   q->set_note(o.Value("--note").value_or(""));
+  q->set_force(o.Has("--force"));
   auto r = Call(o, std::move(request));
   if (!r.ok()) return Fail(r.error());
   const v1::ThreadPosted& p = r->thread_posted();

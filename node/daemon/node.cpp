@@ -95,7 +95,7 @@ Node::Node(NodeParams params)
 Node::~Node() {
   {
     std::lock_guard<std::mutex> lock(workers_mu_);
-    for (std::thread& t : workers_) t.join();
+    for (Worker& w : workers_) w.thread.join();
   }
   api_.reset();
   pings_.clear();
@@ -540,6 +540,18 @@ void Node::Deliver(const std::string& from, const ReplyTo& back, const std::stri
     auto receipt = sender ? CheckReceipt(std::string(m->content.begin(), m->content.end()), *sender, now)
                           : Result<v1::Receipt>(MakeError(sender.error().message));
     if (!receipt) return refuse(receipt.error().message);
+    if (receipt->kind() == kConditionsAccepted) {
+      // Only a recipient of a notice accepts its conditions (not a relay that saw its id).
+      for (const std::string& id : receipt->message_ids()) {
+        auto notice = p_.archive->NoticeOfMessage(crypto::ToBytes(id));
+        const std::vector<std::string> to = notice && *notice ? SplitAddresses((*notice)->recipients)
+                                                                : std::vector<std::string>{};
+        if (!notice || !*notice || (*notice)->direction != "out" ||
+            std::find(to.begin(), to.end(), m->sender) == to.end()) {
+          return refuse("an acceptance of conditions for something it did not receive");
+        }
+      }
+    }
     // A relayed receipt is about the recipient it carries for; the others, about their signer.
     const std::string party = receipt->kind() == "relayed" ? AddressOf(receipt->about()) : m->sender;
     auto checked = std::make_shared<v1::Receipt>(std::move(receipt).value());
@@ -1459,6 +1471,14 @@ void Node::MarkRead(const v1::ReadRequest& read, ApiServer::Reply reply) {
       r.set_error("read: " + (raw.size() == 32 ? ShortId(raw) : std::string("a malformed id")) +
                   " is no message this node received");
       return reply(std::move(r));
+    }
+    if ((*m)->content_type == service::kNoticeContentType) {
+      // A notice is read by accepting its conditions (NoticeAccept), not before.
+      auto notice = p_.archive->NoticeOfMessage(id);
+      if (!notice || !*notice || (*notice)->accepted_at == 0) {
+        r.set_error("read: " + ShortId(id) + " is a notice whose conditions are not accepted");
+        return reply(std::move(r));
+      }
     }
     auto receipts = p_.archive->Receipts(id);
     if (!receipts) {

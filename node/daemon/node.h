@@ -341,9 +341,15 @@ class Node {
   bool stopping_ = false;
   bool closing_posted_ = false;
   bool reopen_router_ = false;  // a member linked in was revoked
-  // Workers that encrypt attachments for the local API; joined when the node is destroyed.
+  // Workers that encrypt attachments for the local API: the finished ones are joined when the
+  // next starts, the rest when the node is destroyed.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::set<std::uint64_t> accepting_;  // notices whose acceptance waits for its batch's commit
   std::mutex workers_mu_;
-  std::vector<std::thread> workers_;
+  std::vector<Worker> workers_;
 };
 
 }  // namespace comity::node

@@ -50,6 +50,16 @@ std::string MediaTypeOf(const std::string& name, const std::string& content) {
   return it == types.end() ? "application/octet-stream" : it->second;
 }
 
+// A signed object (envelope, receipt, roster) in its canonical encoding: what it signs is
+// `body`, so a wrapper that came with extra fields is written without them (its message id,
+// over the body, is the same); an evidence bundle holds only canonical items (§13.1).
+std::string Canonical(const std::string& signed_bytes) {
+  v1::Signed s;
+  if (!s.ParseFromString(signed_bytes)) return signed_bytes;
+  s.DiscardUnknownFields();
+  return s.SerializeAsString();
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -100,7 +110,8 @@ void Node::OnWorkflowApi(const v1::ApiRequest& request, ApiServer::Reply reply) 
       v1::ThreadEvent e;
       e.mutable_status()->set_status(request.thread_status().status());
       e.mutable_status()->set_note(request.thread_status().note());
-      return ThreadPost(request.thread_status().thread(), std::move(e), "", false, std::move(reply));
+      return ThreadPost(request.thread_status().thread(), std::move(e), "", request.thread_status().force(),
+                        std::move(reply));
     }
     case v1::ApiRequest::kThreadShow:
       return ThreadShow(request.thread_show(), std::move(reply));
@@ -284,9 +295,14 @@ void Node::ThreadPost(const std::string& thread, v1::ThreadEvent event, const st
       return refuse("thread " + view->thread_id() + " is " + view->status() + ": it " +
                     (allowed.empty() ? std::string("is closed") : "can go to " + Joined(allowed)) + ", not " + next);
     }
-    if (next == "formally-submitted") {
-      for (const std::string& m : view->missing()) posted.add_warnings("missing for a complete " + view->kind() +
-                                                                       " request: " + m);
+    if (next == "formally-submitted" && !view->missing().empty()) {
+      // Said before the request leaves: refused unless forced, and then sent with the list.
+      std::vector<std::string> missing(view->missing().begin(), view->missing().end());
+      if (!force) {
+        return refuse("thread " + view->thread_id() + " lacks, for a complete " + view->kind() + " request: " +
+                      Joined(missing) + "; submit anyway with --force");
+      }
+      for (const std::string& m : missing) posted.add_warnings("missing for a complete " + view->kind() + " request: " + m);
     }
   }
   if (event.has_draft()) {
@@ -399,8 +415,17 @@ void Node::QueueWithFiles(Outgoing message, std::vector<std::string> paths,
   const std::string dir = p_.archive->blob_dir();
   const std::uint64_t limit = p_.settings.max_attachment_bytes;
   std::lock_guard<std::mutex> lock(workers_mu_);
-  workers_.emplace_back([this, message = std::move(message), paths = std::move(paths), done = std::move(done), dir,
-                         limit, progress = std::move(progress)]() mutable {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (!it->done->load()) {
+      ++it;
+      continue;
+    }
+    it->thread.join();
+    it = workers_.erase(it);
+  }
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  auto work = [this, message = std::move(message), paths = std::move(paths), done, dir, limit,
+               progress = std::move(progress), finished]() mutable {
     std::uint64_t total = 0, before = 0;
     for (const std::string& path : paths) {
       struct stat st{};
@@ -437,7 +462,13 @@ void Node::QueueWithFiles(Outgoing message, std::vector<std::string> paths,
       if (failure) return done(*failure);
       Queue(std::move(message), std::move(done));
     });
-  });
+    finished->store(true);
+  };
+  try {
+    workers_.push_back({std::thread(std::move(work)), finished});
+  } catch (const std::system_error& e) {
+    done(MakeError(std::string("cannot start a thread to encrypt the attachments: ") + e.what()));
+  }
 }
 
 void Node::NoticeSend(const v1::NoticeSendRequest& q, bool with_progress, ApiServer::Reply reply) {
@@ -478,7 +509,12 @@ void Node::NoticeSend(const v1::NoticeSendRequest& q, bool with_progress, ApiSer
   std::vector<std::string> paths;
   for (const std::string& path : q.attach()) {
     if (path.empty() || path[0] != '/') return refuse("an attachment's path must be absolute: " + crypto::EscapeForDisplay(path));
-    if (::access(path.c_str(), R_OK) != 0) return refuse("cannot read " + crypto::EscapeForDisplay(path));
+    struct stat st{};
+    if (::access(path.c_str(), R_OK) != 0 || ::stat(path.c_str(), &st) != 0) {
+      return refuse("cannot read " + crypto::EscapeForDisplay(path));
+    }
+    // A device or a pipe has no size to check against the limit, and may never end.
+    if (!S_ISREG(st.st_mode)) return refuse(crypto::EscapeForDisplay(path) + " is not a regular file");
     paths.push_back(path);
   }
   ProgressFn progress;
@@ -542,6 +578,7 @@ void Node::NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply
     reply(std::move(r));
   };
   if ((*n)->accepted_at != 0) return show();
+  if (accepting_.count(number) != 0) return refuse("notice " + std::to_string(number) + " is being accepted already");
   auto m = p_.archive->GetMessage((*n)->message_id);
   v1::Notice notice;
   if (!m || !*m || !notice.ParseFromArray((*m)->content.data(), static_cast<int>((*m)->content.size()))) {
@@ -567,7 +604,15 @@ void Node::NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply
                                  "notice " + std::to_string(number) + " (" + ShortMessageId(id) + ") from " +
                                      AddressOf(sender));
       },
-      show, [reply](const std::string& why) { reply(Refusal("notice accept", "archiving failed: " + why)); });
+      [this, number, show] {
+        accepting_.erase(number);
+        show();
+      },
+      [this, number, reply](const std::string& why) {
+        accepting_.erase(number);
+        reply(Refusal("notice accept", "archiving failed: " + why));
+      });
+  accepting_.insert(number);
   ScheduleFlush();
 }
 
@@ -599,13 +644,15 @@ Result<v1::ExportResponse> Node::Export(const v1::ExportRequest& q) {
                        " was archived before this node kept content keys: it cannot be disclosed");
     }
     v1::DisclosedEnvelope* d = bundle.add_envelopes();
-    d->set_envelope(crypto::AsString(m.envelope));
+    d->set_envelope(Canonical(crypto::AsString(m.envelope)));
     d->set_content_key(crypto::AsString(m.content_key));
+    if (auto sender = PartyOfAddress(m.sender)) networks.insert(sender->network_id());
     auto rs = p_.archive->Receipts(m.message_id);
     if (!rs) return MakeError(rs.error().message);
     for (const archive::ReceiptRecord& r : *rs) {
-      if (r.signed_receipt.empty() || !receipts.insert(crypto::AsString(r.signed_receipt)).second) continue;
-      *bundle.add_receipts() = crypto::AsString(r.signed_receipt);
+      const std::string receipt = Canonical(crypto::AsString(r.signed_receipt));
+      if (r.signed_receipt.empty() || !receipts.insert(receipt).second) continue;
+      *bundle.add_receipts() = receipt;
       v1::Signed s;
       v1::Receipt body;
       if (s.ParseFromString(crypto::AsString(r.signed_receipt)) && body.ParseFromString(s.body())) {
@@ -626,6 +673,7 @@ Result<v1::ExportResponse> Node::Export(const v1::ExportRequest& q) {
       all.push_back(net->roster->signed_roster.SerializeAsString());
     }
     for (std::string& r : all) {
+      r = Canonical(r);
       if (rosters.insert(r).second) *bundle.add_rosters() = std::move(r);
     }
   }
@@ -635,6 +683,20 @@ Result<v1::ExportResponse> Node::Export(const v1::ExportRequest& q) {
   out.set_receipts(static_cast<std::uint32_t>(bundle.receipts_size()));
   out.set_rosters(static_cast<std::uint32_t>(bundle.rosters_size()));
   out.set_bundle(service::SignBundle(p_.identity, bundle));
+  if (out.bundle().size() > service::kMaxBundleBytes) {
+    return MakeError("the bundle would be larger than " + std::to_string(service::kMaxBundleBytes >> 20) + " MiB");
+  }
+  // What is written is what verifies: checked as a verifier will, under this node's first root.
+  const crypto::TrustedNetworkView* own = p_.trust.network(p_.parties.front().network_id());
+  if (own != nullptr) {
+    v1::RootKey root;
+    root.set_format(1);
+    root.set_network_id(own->network_id);
+    root.set_root_key(crypto::AsString(own->root_key));
+    if (auto verified = service::VerifyBundle(out.bundle(), root, p_.now()); !verified) {
+      return MakeError("the bundle would not verify: " + verified.error().message);
+    }
+  }
   if (auto st = p_.archive->Batch([&] {
         return p_.archive->Audit(p_.now(), AddressOf(*exporter), "export",
                                  "thread " + view->thread_id() + ": " + std::to_string(out.envelopes()) + " envelopes");

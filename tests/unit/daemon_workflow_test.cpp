@@ -329,9 +329,19 @@ TEST_F(DaemonWorkflowTest, BadInputIsRefusedInOneLineAndWritesNothing) {
             "thread draft: the draft is in 'fr', which ES-MJ@IberRed does not accept (it accepts es, en); send "
             "anyway with --force");
   EXPECT_EQ(Draft("NG-CA", thread, "Version two", "en").error(), "");
-  // Formal submission of an incomplete request is allowed, with what it lacks.
+  // Formal submission of an incomplete request says what it lacks before it goes, and goes
+  // only when forced.
   ASSERT_EQ(Post("NG-CA", thread, "agreed").error(), "");
-  const v1::ApiResponse submitted = Post("NG-CA", thread, "formally-submitted");
+  EXPECT_EQ(Post("NG-CA", thread, "formally-submitted").error(),
+            "thread status: thread " + thread +
+                " lacks, for a complete mla request: the requesting authority, a summary of the facts, the offence "
+                "and the law that makes it one, the measures requested, the link between the offence and the "
+                "evidence sought; submit anyway with --force");
+  v1::ApiRequest forced_submit = Request();
+  forced_submit.mutable_thread_status()->set_thread(thread);
+  forced_submit.mutable_thread_status()->set_status("formally-submitted");
+  forced_submit.mutable_thread_status()->set_force(true);
+  const v1::ApiResponse submitted = Api("NG-CA", forced_submit);
   ASSERT_EQ(submitted.error(), "");
   EXPECT_GE(submitted.thread_posted().warnings_size(), 3);
   EXPECT_EQ(submitted.thread_posted().warnings(0), "missing for a complete mla request: the requesting authority");
