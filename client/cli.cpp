@@ -19,7 +19,7 @@ const std::set<std::string>& ValueOptions() {
   static const std::set<std::string> options = {
       "--home",     "--socket",  "--timeout",     "--network",  "--country", "--language", "--role",
       "--limit",    "--to",      "--kind",        "--subject",  "--legal-basis", "--deadline", "--draft",
-      "--note",     "--status",  "--body",        "--body-file", "--use-restriction", "--out", "--root"};
+      "--note",     "--status",  "--body",        "--body-file", "--use-restriction", "--out", "--root", "--save"};
   return options;
 }
 

@@ -220,15 +220,26 @@ int List(const Options& o) {
 // notice show N and notice accept N.
 int ShowOrAccept(const Options& o, bool accept) {
   const std::string command = accept ? "notice accept" : "notice show";
-  if (auto f = CheckOptions(o, command, {})) return Fail(*f);
+  if (auto f = CheckOptions(o, command, {"--save"})) return Fail(*f);
   const auto number = o.words.size() == 3 ? NumberArgument(o.words[2], std::numeric_limits<std::uint64_t>::max() / 10)
                                           : std::nullopt;
-  if (!number) return Usage("'" + command + "' takes a notice's number: comity " + command + " N");
+  if (!number) return Usage("'" + command + "' takes a notice's number: comity " + command + " N [--save DIR]");
+  std::string save_to;
+  if (const auto dir = o.Value("--save")) {
+    char resolved[PATH_MAX];
+    struct stat st {};
+    if (::realpath(dir->c_str(), resolved) == nullptr || ::stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Fail(Failure{"--save " + *dir + " is not a directory"});
+    }
+    save_to = resolved;
+  }
   v1::ApiRequest request;
   if (accept) {
     request.mutable_notice_accept()->set_number(*number);
+    request.mutable_notice_accept()->set_save_to(save_to);
   } else {
     request.mutable_notice_show()->set_number(*number);
+    request.mutable_notice_show()->set_save_to(save_to);
   }
   auto r = Call(o, std::move(request));
   if (!r.ok()) return Fail(r.error());
@@ -242,6 +253,7 @@ int ShowOrAccept(const Options& o, bool accept) {
               << " (a signed acceptance goes back to the sender).\n\n";
   }
   PrintNotice(n, std::cout);
+  for (const std::string& saved : n.saved()) std::cout << "Saved " << Shown(saved) << "\n";
   return 0;
 }
 

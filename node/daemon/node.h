@@ -259,7 +259,8 @@ class Node {
   Result<v1::DraftsResponse> Drafts(const v1::DraftsRequest& q);
   void NoticeSend(const v1::NoticeSendRequest& q, bool with_progress, ApiServer::Reply reply);
   Result<v1::NoticeListResponse> NoticeList();
-  Result<v1::NoticeView> NoticeShow(std::uint64_t number);
+  // With `save_to`, a readable notice's attachments are written there too.
+  Result<v1::NoticeView> NoticeShow(std::uint64_t number, const std::string& save_to = "");
   void NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply);
   Result<v1::ExportResponse> Export(const v1::ExportRequest& q);
   Result<v1::StatsResponse> Stats();

@@ -2,9 +2,14 @@
 // of draft requests, notices, evidence bundles and statistics. Node's handlers, on the node's
 // thread; what they send goes through Queue like any message (committed before it leaves).
 #include <sodium.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <boost/asio/post.hpp>
 #include <map>
 #include <set>
@@ -31,6 +36,20 @@ std::string Joined(const std::vector<std::string>& items) {
   std::string out;
   for (const std::string& i : items) out += (out.empty() ? "" : ", ") + i;
   return out;
+}
+
+// The receipts this node holds for a message, as the API shows them.
+Status<> AddReceipts(archive::Archive& archive, const Bytes& message_id,
+                     google::protobuf::RepeatedPtrField<v1::ReceiptView>* out) {
+  auto receipts = archive.Receipts(message_id);
+  if (!receipts) return MakeError(receipts.error().message);
+  for (const archive::ReceiptRecord& r : *receipts) {
+    v1::ReceiptView* rv = out->Add();
+    rv->set_kind(r.kind);
+    rv->set_party(r.party);
+    rv->set_at(r.received_at);
+  }
+  return {};
 }
 
 // What a draft's bytes are, from its name and content: text drafts are diffable and indexed.
@@ -124,7 +143,8 @@ void Node::OnWorkflowApi(const v1::ApiRequest& request, ApiServer::Reply reply) 
     case v1::ApiRequest::kNoticeList:
       return reply(Answer("notice list", NoticeList(), &v1::ApiResponse::mutable_notice_list));
     case v1::ApiRequest::kNoticeShow:
-      return reply(Answer("notice show", NoticeShow(request.notice_show().number()), &v1::ApiResponse::mutable_notice));
+      return reply(Answer("notice show", NoticeShow(request.notice_show().number(), request.notice_show().save_to()),
+                          &v1::ApiResponse::mutable_notice));
     case v1::ApiRequest::kNoticeAccept:
       return NoticeAccept(request.notice_accept(), std::move(reply));
     case v1::ApiRequest::kExport:
@@ -168,13 +188,8 @@ Result<v1::ThreadView> Node::FindThread(const std::string& thread, bool with_rec
   if (!view) return MakeError(view.error().message);
   if (with_receipts) {
     for (v1::ThreadEventView& ev : *view->mutable_events()) {
-      auto receipts = p_.archive->Receipts(crypto::ToBytes(ev.message_id()));
-      if (!receipts) return MakeError(receipts.error().message);
-      for (const archive::ReceiptRecord& r : *receipts) {
-        v1::ReceiptView* rv = ev.add_receipts();
-        rv->set_kind(r.kind);
-        rv->set_party(r.party);
-        rv->set_at(r.received_at);
+      if (auto st = AddReceipts(*p_.archive, crypto::ToBytes(ev.message_id()), ev.mutable_receipts()); !st) {
+        return st.error();
       }
     }
   }
@@ -546,19 +561,53 @@ Result<v1::NoticeListResponse> Node::NoticeList() {
   return out;
 }
 
-Result<v1::NoticeView> Node::NoticeShow(std::uint64_t number) {
+namespace {
+
+// Writes a readable notice's attachments into `dir` under their names, each through a
+// temporary file and a link that never replaces an existing one.
+Status<> SaveAttachments(archive::Archive& archive, v1::NoticeView& v, const std::string& dir) {
+  if (dir.empty() || dir[0] != '/') return MakeError("save_to must be an absolute directory");
+  for (const v1::AttachmentView& a : v.attachments()) {
+    const std::string target = dir + "/" + a.name();
+    if (::access(target.c_str(), F_OK) == 0) return MakeError(crypto::EscapeForDisplay(target) + " exists");
+  }
+  for (const v1::AttachmentView& a : v.attachments()) {
+    const auto hash = crypto::FromHex(a.content_hash());
+    const std::string target = dir + "/" + a.name();
+    std::string tmp = dir + "/.comity-save-XXXXXX";
+    const int fd = hash ? ::mkstemp(tmp.data()) : -1;
+    if (fd < 0) return MakeError("cannot write in " + crypto::EscapeForDisplay(dir) + ": " + std::strerror(errno));
+    ::close(fd);
+    bool ok;
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      ok = archive.ReadAttachment(*hash, out).ok() && out.flush().good();
+    }
+    const int sync_fd = ok ? ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+    ok = ok && sync_fd >= 0 && ::fsync(sync_fd) == 0;
+    if (sync_fd >= 0) ::close(sync_fd);
+    ok = ok && ::link(tmp.c_str(), target.c_str()) == 0;
+    ::unlink(tmp.c_str());
+    if (!ok) return MakeError("cannot save " + crypto::EscapeForDisplay(target));
+    v.add_saved(target);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<v1::NoticeView> Node::NoticeShow(std::uint64_t number, const std::string& save_to) {
   auto n = p_.archive->GetNotice(static_cast<std::int64_t>(number));
   if (!n) return MakeError(n.error().message);
   if (!*n) return MakeError("no notice " + std::to_string(number) + " (comity notice list shows them)");
   // A received notice opens only once its conditions are accepted.
   v1::NoticeView v = NoticeViewOf(**n, (*n)->direction == "out" || (*n)->accepted_at != 0);
-  auto receipts = p_.archive->Receipts((*n)->message_id);
-  if (!receipts) return MakeError(receipts.error().message);
-  for (const archive::ReceiptRecord& r : *receipts) {
-    v1::ReceiptView* rv = v.add_receipts();
-    rv->set_kind(r.kind);
-    rv->set_party(r.party);
-    rv->set_at(r.received_at);
+  if (auto st = AddReceipts(*p_.archive, (*n)->message_id, v.mutable_receipts()); !st) return st.error();
+  if (!save_to.empty()) {
+    if ((*n)->direction == "in" && (*n)->accepted_at == 0) {
+      return MakeError("notice " + std::to_string(number) + "'s conditions are not accepted: nothing opens yet");
+    }
+    if (auto st = SaveAttachments(*p_.archive, v, save_to); !st) return st.error();
   }
   return v;
 }
@@ -570,9 +619,9 @@ void Node::NoticeAccept(const v1::NoticeAcceptRequest& q, ApiServer::Reply reply
   if (!*n) return refuse("no notice " + std::to_string(q.number()) + " (comity notice list shows them)");
   if ((*n)->direction != "in") return refuse("notice " + std::to_string(q.number()) + " was sent by this node");
   const std::uint64_t number = q.number();
-  auto show = [this, number, reply] {
+  auto show = [this, number, reply, save_to = q.save_to()] {
     v1::ApiResponse r;
-    auto v = NoticeShow(number);
+    auto v = NoticeShow(number, save_to);
     if (!v) return reply(Refusal("notice accept", v.error().message));
     *r.mutable_notice() = std::move(v).value();
     reply(std::move(r));

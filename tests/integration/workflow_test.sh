@@ -178,8 +178,11 @@ expect_c 0 'accept with: comity notice accept' es-mj notice show "$N"
 grep -q 'Intelligence only' out.txt && ! grep -q 'undeclared' out.txt
 check $? "before acceptance the notice shows its body or lacks its conditions: $(cat out.txt)"
 expect_c 0 '^0 matches' es-mj search undeclared
-expect_c 0 'undeclared cargo' es-mj notice accept "$N"
+mkdir -p saved
+expect_c 1 "conditions are not accepted: nothing opens yet" es-mj notice show "$N" --save "$WORK/saved"
+expect_c 0 'undeclared cargo' es-mj notice accept "$N" --save saved
 grep -q 'annex.bin' out.txt; check $? "the accepted notice does not list its attachment: $(cat out.txt)"
+cmp -s annex.bin saved/annex.bin; check $? "the saved attachment is not the file sent"
 expect_c 0 '^1 match' es-mj search undeclared
 until_c 20 ibr-sec 'any(r["kind"] == "conditions-accepted" and r["party"] == "ES-MJ@IberRed" for r in d["receipts"])' notice show 1
 check $? "the coordinator never got ES-MJ's acceptance: $(cat out.txt)"

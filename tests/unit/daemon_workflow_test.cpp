@@ -408,8 +408,13 @@ TEST_F(DaemonWorkflowTest, ANoticeOpensOnlyAfterItsConditionsAreAccepted) {
   search.mutable_search()->add_words("undeclared");
   EXPECT_EQ(Api("ES-MJ", search).search().total(), 0) << "nor is it searchable before";
 
+  archive::test::TempDir saved;
+  show.mutable_notice_show()->set_save_to(saved.path());
+  EXPECT_EQ(Api("ES-MJ", show).error(), "notice show: notice " + std::to_string(listed.number()) +
+                                            "'s conditions are not accepted: nothing opens yet");
   v1::ApiRequest accept = Request();
   accept.mutable_notice_accept()->set_number(listed.number());
+  accept.mutable_notice_accept()->set_save_to(saved.path());
   const v1::ApiResponse accepted = Api("ES-MJ", accept);
   ASSERT_EQ(accepted.error(), "");
   EXPECT_TRUE(accepted.notice().accepted());
@@ -417,10 +422,20 @@ TEST_F(DaemonWorkflowTest, ANoticeOpensOnlyAfterItsConditionsAreAccepted) {
   ASSERT_EQ(accepted.notice().attachments_size(), 1);
   EXPECT_EQ(accepted.notice().attachments(0).name(), "annex.pdf");
   EXPECT_EQ(accepted.notice().attachments(0).size(), 300000u);
+  ASSERT_EQ(accepted.notice().saved_size(), 1);
+  EXPECT_EQ(accepted.notice().saved(0), saved.path() + "/annex.pdf");
+  {
+    std::ifstream in(saved.path() + "/annex.pdf", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes, std::string(300000, 'x'));
+  }
+  // Never over a file that is there.
+  EXPECT_EQ(Api("ES-MJ", show).error(), "notice show: " + saved.path() + "/annex.pdf exists");
   EXPECT_EQ(Api("ES-MJ", search).search().total(), 1);
 
   // The coordinator holds ES-MJ's signed acceptance.
   show.mutable_notice_show()->set_number(sent.notice().number());
+  show.mutable_notice_show()->clear_save_to();
   EXPECT_TRUE(WaitFor([&] {
     const v1::ApiResponse shown = Api("IBR-COORD", show);
     for (const v1::ReceiptView& r : shown.notice().receipts()) {
