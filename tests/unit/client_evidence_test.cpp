@@ -81,7 +81,9 @@ class VerifyThreadTest : public ::testing::Test {
   const TestMember& Spain() const { return iber_.member("ES-MJ"); }
   const TestMember& Senegal() const { return wacap_.member("SN-MJ"); }
 
-  void Send(const TestMember& from, const TestMember& to, const v1::ThreadEvent& event, std::int64_t at) {
+  // Every event but the opening answers the one sent before it (its parent, §11.1).
+  void Send(const TestMember& from, const TestMember& to, v1::ThreadEvent event, std::int64_t at) {
+    if (!event.has_opened() && !envelopes_.empty()) event.add_parents(crypto::AsString(IdOf(envelopes_.size() - 1)));
     crypto::SealOptions options;
     options.content_type = std::string(service::kThreadEventContentType);
     options.created_at = at;
