@@ -81,6 +81,11 @@ Result<Opened, OpenError> Open(const Identity& reader, const v1::Party& reader_p
 // the caller has established), that the header names `sender` as sender, the key against the
 // header's commitment, and the ciphertext. Expiry is not checked: evidence outlives it.
 Result<Opened, OpenError> OpenDisclosed(ByteView envelope, ByteView content_key, const v1::Certificate& sender);
+// The same for an envelope whose signature the caller has just verified under `sender`'s key
+// (an evidence bundle's verifier, which verifies it while finding the certificate that
+// certifies it): every check of OpenDisclosed but the signature, so it is not verified twice.
+Result<Opened, OpenError> OpenDisclosedVerified(ByteView envelope, ByteView content_key,
+                                                const v1::Certificate& sender);
 
 // What a relay can check without being a recipient: everything Open checks before it
 // unwraps the key (size, format, the sender's membership and signature, expiry).

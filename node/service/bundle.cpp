@@ -417,8 +417,9 @@ class BundleVerifier {
                                                              crypto::AsBytes(envelope->signature()));
                             });
       if (!sender) return MakeError(where + ": " + sender.error().message);
-      auto opened = crypto::OpenDisclosed(crypto::AsBytes(disclosed.envelope()),
-                                          crypto::AsBytes(disclosed.content_key()), **sender);
+      // Certify verified the signature under this certificate's key.
+      auto opened = crypto::OpenDisclosedVerified(crypto::AsBytes(disclosed.envelope()),
+                                                  crypto::AsBytes(disclosed.content_key()), **sender);
       if (!opened) return MakeError(where + ": " + opened.error().message);
       VerifiedEnvelope verified;
       verified.message_id = opened->message_id;

@@ -642,3 +642,40 @@ TEST(EnvelopeBridge, RecipientInBridgedNetworkOpens) {
 
 }  // namespace
 }  // namespace comity::crypto
+
+namespace comity::crypto {
+namespace {
+
+// Disclosure (docs/PROTOCOL.md §13): the content key Seal hands back opens the envelope for
+// someone who is no recipient, and nothing else does.
+TEST_F(EnvelopeTest, ADisclosedContentKeyOpensTheEnvelopeForANonRecipient) {
+  Bytes key;
+  auto sealed = Seal(member("ES-MJ").identity, member("ES-MJ").party(), RecipientsOf({&member("FR-MJ")}),
+                     DefaultOptions(), kPlaintext, &key);
+  ASSERT_TRUE(sealed.ok());
+  ASSERT_EQ(key.size(), 32u);
+  auto opened = OpenDisclosed(*sealed, key, member("ES-MJ").certificate);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->plaintext, kPlaintext);
+  EXPECT_EQ(opened->content_key, key);
+  EXPECT_EQ(opened->message_id, MessageId(*sealed));
+  // The recipient's Open gives the same key.
+  auto as_recipient = OpenAs("FR-MJ", *sealed);
+  ASSERT_TRUE(as_recipient.ok());
+  EXPECT_EQ(as_recipient->content_key, key);
+
+  Bytes wrong = key;
+  wrong[0] ^= 1;
+  EXPECT_EQ(test::ErrorCode(OpenDisclosed(*sealed, wrong, member("ES-MJ").certificate)), OpenCode::kTampered);
+  EXPECT_EQ(test::ErrorCode(OpenDisclosedVerified(*sealed, wrong, member("ES-MJ").certificate)), OpenCode::kTampered);
+  // Under another member's certificate the signature does not verify (OpenDisclosed), and the
+  // header names another sender (OpenDisclosedVerified, whose caller checked the signature).
+  EXPECT_EQ(test::ErrorCode(OpenDisclosed(*sealed, key, member("IT-MG").certificate)), OpenCode::kBadSignature);
+  EXPECT_EQ(test::ErrorCode(OpenDisclosedVerified(*sealed, key, member("IT-MG").certificate)), OpenCode::kBadSignature);
+  auto verified = OpenDisclosedVerified(*sealed, key, member("ES-MJ").certificate);
+  ASSERT_TRUE(verified.ok());
+  EXPECT_EQ(verified->plaintext, kPlaintext);
+}
+
+}  // namespace
+}  // namespace comity::crypto
