@@ -15,17 +15,18 @@
 #include "crypto/envelope.h"
 #include "node/service/thread.h"
 #include "proto/content.pb.h"
+#include "tests/unit/bundle_test_support.h"
 #include "tests/unit/test_network.h"
 
 namespace comity::service {
 namespace {
 
-using crypto::test::kDay;
-using crypto::test::kNow;
-using crypto::test::TestMember;
-using crypto::test::TestNetwork;
-
-constexpr const char* kThread = "0123456789abcdef";
+using test::kDay;
+using test::kNow;
+using test::kThread;
+using test::SignReceipt;
+using test::TestMember;
+using test::TestNetwork;
 
 v1::ThreadEvent Comment(const std::string& text, const std::string& thread_id = kThread) {
   v1::ThreadEvent event;
@@ -33,22 +34,6 @@ v1::ThreadEvent Comment(const std::string& text, const std::string& thread_id = 
   event.set_thread_id(thread_id);
   event.mutable_comment()->set_text(text);
   return event;
-}
-
-// A signed receipt, as node/daemon/send.cpp MakeReceipt signs one.
-std::string SignReceipt(const TestMember& signer, const std::string& kind, const std::vector<crypto::Bytes>& ids,
-                        std::int64_t at) {
-  v1::Receipt receipt;
-  receipt.set_format(1);
-  *receipt.mutable_signer() = signer.party();
-  receipt.set_kind(kind);
-  receipt.set_at(at);
-  for (const crypto::Bytes& id : ids) receipt.add_message_ids(crypto::AsString(id));
-  v1::Signed signed_receipt;
-  signed_receipt.set_body(receipt.SerializeAsString());
-  signed_receipt.set_signature(
-      crypto::AsString(signer.identity.Sign(crypto::kDomainReceipt, crypto::AsBytes(signed_receipt.body()))));
-  return signed_receipt.SerializeAsString();
 }
 
 // "bytes 12-345" in `message`, as [12, 346); {0, 0} when absent.
@@ -64,16 +49,10 @@ std::pair<std::size_t, std::size_t> RangeIn(const std::string& message) {
 
 // Two networks bridged both ways: WACAP (SN-MJ, GH-AG) and IberRed (ES-MJ, PT-PGR). ES-MJ opens
 // a thread with SN-MJ; three envelopes, two receipts; ES-MJ exports the bundle.
-class BundleTest : public ::testing::Test {
+class BundleTest : public test::BridgedBundleTest {
  protected:
   void SetUp() override {
-    for (const char* id : {"SN-MJ", "GH-AG"}) wacap_.Admit(id);
-    for (const char* id : {"ES-MJ", "PT-PGR"}) iber_.Admit(id);
-    wacap_.AddBridge(iber_);
-    iber_.AddBridge(wacap_);
-    wacap_roster_ = wacap_.Publish(kNow - kDay).SerializeAsString();
-    iber_roster_ = iber_.Publish(kNow - kDay).SerializeAsString();
-
+    BridgedBundleTest::SetUp();
     v1::ThreadEvent opened;
     opened.set_format(1);
     opened.set_thread_id(kThread);
@@ -89,43 +68,13 @@ class BundleTest : public ::testing::Test {
     receipts_.push_back(SignReceipt(Senegal(), "delivered", {IdOf(0), IdOf(2)}, kNow - 500));
   }
 
-  const TestMember& Spain() const { return iber_.member("ES-MJ"); }
-  const TestMember& Senegal() const { return wacap_.member("SN-MJ"); }
-
   v1::DisclosedEnvelope Disclose(const TestMember& from, const TestMember& to, const v1::ThreadEvent& event,
                                  std::int64_t at, crypto::SealOptions options = {}, std::string plaintext = {}) {
-    if (options.content_type.empty()) options.content_type = std::string(kThreadEventContentType);
-    options.created_at = at;
     if (plaintext.empty()) plaintext = event.SerializeAsString();
-    crypto::Bytes key;
-    auto sealed = crypto::Seal(from.identity, from.party(), {crypto::RecipientOf(to.certificate)}, options,
-                               crypto::AsBytes(plaintext), &key);
-    EXPECT_TRUE(sealed.ok()) << sealed.error().message;
-    v1::DisclosedEnvelope disclosed;
-    if (sealed.ok()) disclosed.set_envelope(crypto::AsString(*sealed));
-    disclosed.set_content_key(crypto::AsString(key));
-    return disclosed;
+    auto disclosed = test::Disclosed(from, to, plaintext, at, options);
+    EXPECT_TRUE(disclosed.ok()) << disclosed.error().message;
+    return disclosed.ok() ? *disclosed : v1::DisclosedEnvelope{};
   }
-
-  crypto::Bytes IdOf(std::size_t envelope) const {
-    return crypto::MessageId(crypto::AsBytes(envelopes_.at(envelope).envelope()));
-  }
-
-  v1::EvidenceBundle Bundle() const {
-    v1::EvidenceBundle bundle;
-    bundle.set_format(1);
-    bundle.set_thread_id(kThread);
-    *bundle.mutable_exporter() = Spain().party();
-    bundle.set_exported_at(kNow);
-    for (const v1::DisclosedEnvelope& e : envelopes_) *bundle.add_envelopes() = e;
-    for (const std::string& r : receipts_) bundle.add_receipts(r);
-    bundle.add_rosters(iber_roster_);
-    bundle.add_rosters(wacap_roster_);
-    return bundle;
-  }
-
-  std::string File(const v1::EvidenceBundle& bundle) const { return SignBundle(Spain().identity, bundle); }
-  std::string File() const { return File(Bundle()); }
 
   // The error of verifying `file` under IberRed's root; fails the test if it verifies.
   std::string ErrorOf(const std::string& file) const {
@@ -133,13 +82,6 @@ class BundleTest : public ::testing::Test {
     EXPECT_FALSE(verified.ok()) << "a bundle that should fail verifies";
     return verified.ok() ? std::string() : verified.error().message;
   }
-
-  TestNetwork wacap_{"WACAP"};
-  TestNetwork iber_{"IberRed"};
-  std::string wacap_roster_;
-  std::string iber_roster_;
-  std::vector<v1::DisclosedEnvelope> envelopes_;
-  std::vector<std::string> receipts_;
 };
 
 TEST_F(BundleTest, VerifiesUnderEitherRootThroughTheBridge) {

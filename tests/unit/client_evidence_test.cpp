@@ -16,17 +16,15 @@
 #include "node/service/bundle.h"
 #include "node/service/thread.h"
 #include "proto/content.pb.h"
+#include "tests/unit/bundle_test_support.h"
 #include "tests/unit/test_network.h"
 
 namespace comity::client {
 namespace {
 
-using crypto::test::kDay;
-using crypto::test::kNow;
-using crypto::test::TestMember;
-using crypto::test::TestNetwork;
-
-constexpr const char* kThread = "0123456789abcdef";
+using service::test::kNow;
+using service::test::kThread;
+using service::test::TestMember;
 
 v1::ThreadEvent Event(const std::function<void(v1::ThreadEvent&)>& fill) {
   v1::ThreadEvent event;
@@ -36,15 +34,10 @@ v1::ThreadEvent Event(const std::function<void(v1::ThreadEvent&)>& fill) {
   return event;
 }
 
-class VerifyThreadTest : public ::testing::Test {
+class VerifyThreadTest : public service::test::BridgedBundleTest {
  protected:
   void SetUp() override {
-    for (const char* id : {"SN-MJ", "GH-AG"}) wacap_.Admit(id);
-    for (const char* id : {"ES-MJ", "PT-PGR"}) iber_.Admit(id);
-    wacap_.AddBridge(iber_);
-    iber_.AddBridge(wacap_);
-    wacap_roster_ = wacap_.Publish(kNow - kDay).SerializeAsString();
-    iber_roster_ = iber_.Publish(kNow - kDay).SerializeAsString();
+    BridgedBundleTest::SetUp();
 
     Send(Spain(), Senegal(), Event([&](v1::ThreadEvent& e) {
            v1::ThreadOpened* o = e.mutable_opened();
@@ -78,64 +71,20 @@ class VerifyThreadTest : public ::testing::Test {
     Receipt(Spain(), "read", {2}, kNow - 2 * 3600 + 120);
   }
 
-  const TestMember& Spain() const { return iber_.member("ES-MJ"); }
-  const TestMember& Senegal() const { return wacap_.member("SN-MJ"); }
-
   // Every event but the opening answers the one sent before it (its parent, §11.1).
   void Send(const TestMember& from, const TestMember& to, v1::ThreadEvent event, std::int64_t at) {
     if (!event.has_opened() && !envelopes_.empty()) event.add_parents(crypto::AsString(IdOf(envelopes_.size() - 1)));
-    crypto::SealOptions options;
-    options.content_type = std::string(service::kThreadEventContentType);
-    options.created_at = at;
-    crypto::Bytes key;
-    auto sealed = crypto::Seal(from.identity, from.party(), {crypto::RecipientOf(to.certificate)}, options,
-                               crypto::AsBytes(event.SerializeAsString()), &key);
-    ASSERT_TRUE(sealed.ok()) << sealed.error().message;
-    v1::DisclosedEnvelope disclosed;
-    disclosed.set_envelope(crypto::AsString(*sealed));
-    disclosed.set_content_key(crypto::AsString(key));
-    envelopes_.push_back(disclosed);
+    auto disclosed = service::test::Disclosed(from, to, event.SerializeAsString(), at);
+    ASSERT_TRUE(disclosed.ok()) << disclosed.error().message;
+    envelopes_.push_back(*disclosed);
   }
 
   void Receipt(const TestMember& signer, const std::string& kind, const std::vector<std::size_t>& envelopes,
                std::int64_t at, const TestMember* about = nullptr) {
-    v1::Receipt receipt;
-    receipt.set_format(1);
-    *receipt.mutable_signer() = signer.party();
-    receipt.set_kind(kind);
-    receipt.set_at(at);
-    for (std::size_t i : envelopes) receipt.add_message_ids(crypto::AsString(IdOf(i)));
-    if (about != nullptr) *receipt.mutable_about() = about->party();
-    v1::Signed signed_receipt;
-    signed_receipt.set_body(receipt.SerializeAsString());
-    signed_receipt.set_signature(
-        crypto::AsString(signer.identity.Sign(crypto::kDomainReceipt, crypto::AsBytes(signed_receipt.body()))));
-    receipts_.push_back(signed_receipt.SerializeAsString());
+    std::vector<crypto::Bytes> ids;
+    for (std::size_t i : envelopes) ids.push_back(IdOf(i));
+    receipts_.push_back(service::test::SignReceipt(signer, kind, ids, at, about));
   }
-
-  crypto::Bytes IdOf(std::size_t envelope) const {
-    return crypto::MessageId(crypto::AsBytes(envelopes_.at(envelope).envelope()));
-  }
-
-  std::string File() const {
-    v1::EvidenceBundle bundle;
-    bundle.set_format(1);
-    bundle.set_thread_id(kThread);
-    *bundle.mutable_exporter() = Spain().party();
-    bundle.set_exported_at(kNow);
-    for (const v1::DisclosedEnvelope& e : envelopes_) *bundle.add_envelopes() = e;
-    for (const std::string& r : receipts_) bundle.add_receipts(r);
-    bundle.add_rosters(iber_roster_);
-    bundle.add_rosters(wacap_roster_);
-    return service::SignBundle(Spain().identity, bundle);
-  }
-
-  TestNetwork wacap_{"WACAP"};
-  TestNetwork iber_{"IberRed"};
-  std::string wacap_roster_;
-  std::string iber_roster_;
-  std::vector<v1::DisclosedEnvelope> envelopes_;
-  std::vector<std::string> receipts_;
 };
 
 TEST_F(VerifyThreadTest, FoldsTheThreadWithItsReceipts) {
@@ -244,7 +193,7 @@ TEST_F(VerifyThreadTest, OneFlippedByteFailsAndSaysWhere) {
 }
 
 TEST_F(VerifyThreadTest, AnUnrelatedRootFails) {
-  TestNetwork unrelated("EJN");
+  crypto::test::TestNetwork unrelated("EJN");
   unrelated.Admit("FR-MJ");
   EXPECT_FALSE(VerifyThread(File(), unrelated.root_key(), kNow).ok());
 }
