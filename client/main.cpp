@@ -215,11 +215,11 @@ int Directory(const Options& o) {
     return 0;
   }
   char row[512];
-  std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-7s %-5s %-10s %-16s %s\n", "MEMBER", "CC", "ROLE", "LANG", "24/7",
+  std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-11s %-5s %-10s %-16s %s\n", "MEMBER", "CC", "ROLE", "LANG", "24/7",
                 "LINK", "NETWORKS", "AUTHORITY / FORMS / FINGERPRINT");
   std::cout << row;
   for (const auto& m : r.directory().members()) {
-    std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-7s %-5s %-10s %-16s %s\n", m.member_id().c_str(),
+    std::snprintf(row, sizeof row, "%-20s %-3s %-20s %-11s %-5s %-10s %-16s %s\n", m.member_id().c_str(),
                   m.country().c_str(), m.role().c_str(), Joined(m.languages()).c_str(), m.contact_24_7() ? "yes" : "no",
                   m.link().c_str(), Joined(m.networks()).c_str(), comity::crypto::EscapeForDisplay(m.authority()).c_str());
     std::cout << row;
