@@ -80,7 +80,8 @@ class Archive {
   ArchiveResult<std::vector<NoticeRecord>> Notices();
   ArchiveResult<std::optional<NoticeRecord>> GetNotice(std::int64_t number);
   ArchiveResult<std::optional<NoticeRecord>> NoticeOfMessage(crypto::ByteView message_id);
-  // Records the acceptance of a received notice's conditions at `at` and indexes its body.
+  // Records the acceptance of a received notice's conditions at `at` and indexes it again, subject
+  // and body as one item.
   ArchiveStatus AcceptNotice(std::int64_t number, std::int64_t at, const std::string& body);
   // Every signed roster this node recorded of `network_id`, oldest first.
   ArchiveResult<std::vector<Bytes>> Rosters(const std::string& network_id);

@@ -297,6 +297,25 @@ ArchiveStatus SearchIndex::DeleteBefore(std::int64_t before) {
   return {};
 }
 
+ArchiveStatus SearchIndex::Remove(const std::string& kind, crypto::ByteView ref) {
+  auto parts = Parts();
+  if (!parts) return parts.error();
+  auto ids = db_.Prepare("SELECT id FROM search_items WHERE kind = ?1 AND ref = ?2");
+  if (!ids) return ids.error();
+  (*ids)->Reset().Bind(1, kind).BindBlob(2, ref);
+  auto found = Collect<std::int64_t>(**ids, [](Stmt& r) { return r.Int(0); });
+  if (!found) return found.error();
+  for (const std::int64_t id : *found) {
+    // The partition that holds the item: the last one that starts at or before it.
+    auto part = std::find_if(parts->rbegin(), parts->rend(), [id](const Part& p) { return p.first_item <= id; });
+    if (part == parts->rend()) return Fail(ArchiveCode::kDamaged, db_.path() + ": search item " + std::to_string(id) + " is in no partition");
+    // As in DeleteBefore: the full-text row first, while search_items still holds its text.
+    if (auto st = RunWith(db_, ("DELETE FROM " + PartTable(part->part) + " WHERE docid = ?1").c_str(), id); !st) return st;
+    if (auto st = RunWith(db_, "DELETE FROM search_items WHERE id = ?1", id); !st) return st;
+  }
+  return {};
+}
+
 // ---- messages -------------------------------------------------------------------------------
 
 ArchiveResult<bool> MessageRepository::Add(const MessageRecord& m) {
@@ -538,8 +557,10 @@ ArchiveStatus NoticeRepository::Accept(std::int64_t number, std::int64_t at, con
   auto upd = db_.Prepare("UPDATE notices SET accepted_at = ?2, body = ?3 WHERE id = ?1");
   if (!upd) return upd.error();
   if (auto st = (*upd)->Reset().Bind(1, number).Bind(2, at).Bind(3, body).Run(); !st) return st;
-  // Only the body: the subject was indexed when the notice came.
-  auto item = index_.Add("notice", (*n)->message_id, "", (*n)->sender, "", body, (*n)->created_at);
+  // Indexed again as one item, subject and body: a search may name words of both, and its hit
+  // shows the subject.
+  if (auto st = index_.Remove("notice", (*n)->message_id); !st) return st;
+  auto item = index_.Add("notice", (*n)->message_id, "", (*n)->sender, (*n)->subject, body, (*n)->created_at);
   if (!item) return item.error();
   return {};
 }

@@ -72,6 +72,8 @@ class SearchIndex {
   // Matches in the full-text index, whether or not their items still exist.
   ArchiveResult<std::int64_t> Count(const std::string& query);
   ArchiveStatus DeleteBefore(std::int64_t before);
+  // Takes out every item of KIND about REF (a notice indexed again once it is accepted).
+  ArchiveStatus Remove(const std::string& kind, crypto::ByteView ref);
 
  private:
   struct Part {

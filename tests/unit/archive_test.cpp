@@ -390,6 +390,36 @@ TEST_F(ArchiveTest, BatchRollsBackWhenAStatementFailsMidway) {
 
 // ---- search ---------------------------------------------------------------------------------
 
+// A received notice is indexed by its subject only; once accepted, by subject and body as one
+// item: a search may name words of both, finds the notice once, and shows its subject.
+TEST_F(ArchiveTest, AnAcceptedNoticeIsFoundOnceBySubjectAndBody) {
+  NoticeRecord n = Notice("n-in", "Courier seized in Dakar", "", kT0);
+  n.direction = "in";
+  ASSERT_TRUE(InBatch([&]() -> ArchiveStatus { return archive().AddNotice(n); }));
+  auto before = archive().Search("passports", 10);
+  ASSERT_TRUE(Ok(before));
+  EXPECT_TRUE(before->empty());
+  auto listed = archive().Notices();
+  ASSERT_TRUE(Ok(listed));
+  ASSERT_EQ(listed->size(), 1u);
+  const std::int64_t number = listed->front().number;
+  ASSERT_TRUE(InBatch([&]() -> ArchiveStatus {
+    return archive().AcceptNotice(number, kT0 + 60, "A courier carrying forged passports was stopped.");
+  }));
+
+  for (const char* query : {"courier", "passports", "Dakar passports"}) {
+    auto hits = archive().Search(query, 10);
+    ASSERT_TRUE(Ok(hits));
+    ASSERT_EQ(hits->size(), 1u) << query;
+    EXPECT_EQ((*hits)[0].kind, "notice");
+    EXPECT_EQ((*hits)[0].subject, "Courier seized in Dakar") << query;
+    EXPECT_EQ((*hits)[0].message_id, IdOf("n-in"));
+    auto count = archive().CountMatches(query);
+    ASSERT_TRUE(Ok(count));
+    EXPECT_EQ(*count, 1) << query;
+  }
+}
+
 TEST_F(ArchiveTest, SearchFindsMessagesDraftsAndNoticesNewestFirst) {
   MessageRecord oldest = Message("m-old", kT0 + 100, "Extradition request", "first contact");
   MessageRecord newest = Message("m-new", kT0 + 400, "Follow-up", "the extradition hearing is set");
