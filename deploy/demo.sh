@@ -415,8 +415,12 @@ if [ "$KEEP" -eq 1 ]; then
   {
     echo "#!/usr/bin/env bash"
     echo "# Stops the demo network's daemons (SIGTERM; each exits once its archive is committed)."
-    for n in "${nodes[@]}"; do echo "kill -TERM ${PID[$n]} 2>/dev/null"; done
-    echo "while pgrep -f 'comityd run --home $WORK/' >/dev/null; do sleep 0.2; done"
+    echo "# Only processes that are still this demo's daemons are signalled (a pid may be reused)."
+    echo "live=()"
+    echo "for p in ${PID[*]}; do"
+    echo "  tr '\\0' ' ' </proc/\$p/cmdline 2>/dev/null | grep -qF 'run --home $WORK/' && kill -TERM \$p && live+=(\$p)"
+    echo "done"
+    echo 'for p in "${live[@]}"; do while kill -0 "$p" 2>/dev/null; do sleep 0.2; done; done'
     echo "echo 'demo network stopped'"
   } >stop.sh
   chmod 700 stop.sh
