@@ -11,6 +11,9 @@ PACKAGES=(
   libsqlcipher-dev                    # encrypted archive
   libboost-dev                        # Asio event loop
   libgtest-dev libgmock-dev           # tests
+  dpkg-dev lintian systemd            # the package and the unit: cpack's dpkg-shlibdeps, lintian, systemd-analyze
+  libseccomp-dev                      # package_test confines comityd as the unit does
+  procps                              # kill and pgrep, used by the unit (ExecReload) and the scripts
 )
 
 missing=()
