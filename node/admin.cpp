@@ -655,7 +655,7 @@ CmdStatus CmdMembers(const Args& args) {
       auto status = trust->FindMember(crypto::PartyOf(cert), now);
       std::cout << "  " << member << "  " << cert.country() << "  " << crypto::RoleName(cert.role()) << "  "
                 << cert.authority_name() << "  [" << (status ? "valid" : crypto::TrustCodeName(status.error().code))
-                << "]";
+                << "]  until " << UtcTime(cert.not_after(), "%Y-%m-%d");
       if (cert.languages_size() > 0) {
         std::cout << "  languages:";
         for (const std::string& l : cert.languages()) std::cout << " " << l;

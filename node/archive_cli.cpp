@@ -174,12 +174,7 @@ CmdStatus CmdArchiveLog(const Args& args) {
   auto entries = a->archive->AuditTail(last);
   if (!entries) return CmdError(entries.error());
   for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
-    char when[32];
-    std::time_t t = static_cast<std::time_t>(it->at);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::cout << it->seq << "  " << when << "  " << it->actor << "  " << it->action << "  " << it->detail << "\n";
+    std::cout << it->seq << "  " << UtcTime(it->at, "%Y-%m-%dT%H:%M:%SZ") << "  " << it->actor << "  " << it->action << "  " << it->detail << "\n";
   }
   return {};
 }

@@ -21,6 +21,14 @@ Error Fail(std::string message) { return MakeError(std::move(message)); }
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
+std::string UtcTime(std::int64_t unix_seconds, const char* format) {
+  char text[64];
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(text, sizeof text, format, &tm) == 0) return "?";
+  return text;
+}
+
 std::string HomeDir(const Args& args) { return args.Get("home").value_or(Home::DefaultDir()); }
 
 PassphraseSource PassSource(const Args& args) { return PassphraseSource{args.Get("passphrase-file")}; }

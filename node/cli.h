@@ -69,6 +69,8 @@ std::set<std::string> WithCommonOptions(std::set<std::string> extra);
 
 Error Fail(std::string message);
 std::int64_t Now();
+// Unix seconds as UTC text, by strftime `format` (such as "%Y-%m-%dT%H:%M:%SZ").
+std::string UtcTime(std::int64_t unix_seconds, const char* format);
 std::string HomeDir(const Args& args);
 PassphraseSource PassSource(const Args& args);
 // The Argon2id cost for new keys: MODERATE, or the minimum under COMITY_TEST_KDF=minimum.

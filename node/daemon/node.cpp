@@ -74,6 +74,7 @@ struct Node::Link {
   zmq::socket_t socket;
   std::unique_ptr<ZmqReader> reader;
   std::vector<std::string> endpoints;
+  std::string server_key;  // the peer's CURVE key it was dialled with
 };
 
 Node::Node(NodeParams params)
@@ -171,8 +172,7 @@ void Node::Run() {
     for (const auto& e : bound_) s += (s.empty() ? "" : " ") + e;
     return s;
   }()));
-  // Links to this node's relays stay open: they are how an outbound-only node is reached.
-  for (const std::string& relay : p_.settings.relays) LinkTo(relay);
+  KeepLinks();
   Hello();
   StatusLoop();
   ScheduleOutbox(std::chrono::milliseconds(0));
@@ -247,6 +247,7 @@ void Node::OnZap(std::vector<zmq::message_t>& f) {
     }
   }
   if (status == "200") {
+    admitted_keys_[Frame(f[6])] = user;
     ++counters_.links_admitted;
     log_.Debug("link from " + user + " admitted");
   } else {
@@ -994,7 +995,8 @@ Node::Link* Node::LinkTo(const std::string& peer) {
     endpoints.assign(cert->endpoints().begin(), cert->endpoints().end());
   }
   if (endpoints.empty()) return nullptr;  // outbound only: reached through relays (not yet)
-  auto link = std::make_unique<Link>(Link{zmq::socket_t(zmq_, zmq::socket_type::dealer), nullptr, endpoints});
+  auto link = std::make_unique<Link>(
+      Link{zmq::socket_t(zmq_, zmq::socket_type::dealer), nullptr, endpoints, cert->keys().transport_curve()});
   const auto& mine = p_.identity.public_identity().transport;
   link->socket.set(zmq::sockopt::curve_serverkey, cert->keys().transport_curve());
   link->socket.set(zmq::sockopt::curve_publickey, std::string(mine.begin(), mine.end()));
@@ -1177,6 +1179,21 @@ void Node::OnRoster(const std::string& peer, const std::string& payload) {
   TrustChanged();
 }
 
+void Node::KeepLinks() {
+  // Links to this node's relays stay open: they are how an outbound-only node is reached.
+  for (const std::string& relay : p_.settings.relays) LinkTo(relay);
+  // And to the coordinators of its networks: rosters spread over links (§10.5), and a node
+  // that holds an old roster refuses the members admitted since, so it could not learn of
+  // them from the newcomers themselves.
+  for (const v1::Party& mine : p_.parties) {
+    const crypto::TrustedNetworkView* net = p_.trust.network(mine.network_id());
+    if (!net || !net->roster) continue;
+    for (const auto& [id, cert] : net->roster->members) {
+      if (cert.role() == v1::ROLE_COORDINATOR) LinkTo(id + "@" + mine.network_id());
+    }
+  }
+}
+
 void Node::TrustChanged() {
   current_.clear();
   CloseUntrustedLinks();
@@ -1214,10 +1231,9 @@ void Node::CloseUntrustedLinks() {
   // the listener is closed and opened again on the same endpoints. Every link to it drops;
   // the others come back at once (their DEALERs reconnect, ZAP admits them again), the
   // revoked member's reconnection is refused, and whatever was in flight is retried.
-  for (const auto& [member, routing_id] : routes_) {
-    auto party = PartyOfAddress(member);
-    reopen_router_ |= !party || !p_.trust.FindMember(*party, p_.now());
-  }
+  // Every CURVE key let in since the listener opened must still be that member's: a revoked
+  // member, or one whose keys were rotated (its old key may be in other hands), is cut off.
+  for (const auto& [key, member] : admitted_keys_) reopen_router_ |= MemberOfCurveKey(key) != member;
   if (closing_posted_) return;
   closing_posted_ = true;
   boost::asio::post(io_, [this] {
@@ -1231,13 +1247,24 @@ void Node::CloseUntrustedLinksNow() {
   reopen_router_ = false;
   for (auto it = links_.begin(); it != links_.end();) {
     auto party = PartyOfAddress(it->first);
-    if (party && p_.trust.FindMember(*party, p_.now())) {
+    std::optional<v1::Certificate> cert;
+    if (party) {
+      if (auto found = p_.trust.FindMember(*party, p_.now())) cert = std::move(*found);
+    }
+    const bool configured = p_.settings.peer_endpoints.count(it->first) != 0;
+    const bool same = cert && cert->keys().transport_curve() == it->second->server_key &&
+                      (configured || std::equal(cert->endpoints().begin(), cert->endpoints().end(),
+                                                it->second->endpoints.begin(), it->second->endpoints.end()));
+    if (same) {
       ++it;
       continue;
     }
-    log_.Info("closing the link to " + it->first + ": no longer a current member");
+    log_.Info("closing the link to " + it->first +
+              (cert ? ": its certificate changed (keys or endpoints)" : ": no longer a current member"));
     it = links_.erase(it);
   }
+  // Links that stay open come back at once, to the new keys and endpoints.
+  KeepLinks();
 }
 
 void Node::ReopenRouter() {
@@ -1246,6 +1273,7 @@ void Node::ReopenRouter() {
   if (router_) router_->close();  // none when this is a retry
   router_.reset();
   routes_.clear();
+  admitted_keys_.clear();
   // The old listener is closed by ZeroMQ's I/O thread: its port may take a moment to free.
   Status<> st = MakeError("not tried");
   for (int attempt = 0; attempt < 50; ++attempt) {
@@ -1280,11 +1308,30 @@ void Node::StatusLoop() {
         2 * p_.settings.file_sweep_every.count());
     CheckUndelivered();
   }
+  if (p_.now() >= expiry_check_at_) {
+    expiry_check_at_ = p_.now() + 86400;
+    CheckOwnExpiry();
+  }
   WriteStatus(true);  // when there is a status path
   status_timer_.expires_after(std::chrono::seconds(2));
   status_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) StatusLoop();
   });
+}
+
+void Node::CheckOwnExpiry() {
+  constexpr std::int64_t kWarnBefore = 30 * 86400;
+  for (const v1::Party& mine : p_.parties) {
+    const crypto::TrustedNetworkView* net = p_.trust.network(mine.network_id());
+    if (!net || !net->roster) continue;
+    auto it = net->roster->members.find(mine.member_id());
+    if (it == net->roster->members.end()) continue;
+    const std::int64_t left = it->second.not_after() - p_.now();
+    if (left >= kWarnBefore) continue;
+    log_.Warn("the certificate of " + AddressOf(mine) +
+              (left <= 0 ? std::string(" has expired") : " expires in " + std::to_string(left / 86400) + " days") +
+              ": other members refuse it once expired; rotate its keys (docs/OPERATIONS.md)");
+  }
 }
 
 void Node::WriteStatus(bool running) {

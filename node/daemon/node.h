@@ -220,6 +220,8 @@ class Node {
   // Records not-delivered evidence for messages with no delivered receipt after
   // settings.not_delivered_after (§10.4).
   void CheckUndelivered();
+  // Warns (once a day) of each of this node's certificates that expires within 30 days.
+  void CheckOwnExpiry();
   void OnCustody(const std::string& peer, const std::string& message_id, const std::string& recipient, bool refused,
                  const std::string& why);
   void PumpOutbox();
@@ -228,6 +230,9 @@ class Node {
   // endpoints, or (for an outbound-only member) a link to one of its relays (`via` set).
   std::optional<Path> RouteTo(const std::string& member, std::string* via);
   Link* LinkTo(const std::string& peer);
+  // Opens the links that stay open: to the configured relays and to every coordinator of
+  // this node's networks (which is how new rosters reach it).
+  void KeepLinks();
   void CloseUntrustedLinks();  // posted: see there
   void CloseUntrustedLinksNow();
   bool IsCurrentMember(const std::string& member);
@@ -293,6 +298,7 @@ class Node {
   std::unique_ptr<ZmqReader> router_reader_;
   std::map<std::string, std::unique_ptr<Link>> links_;  // dialled, by MEMBER@NETWORK
   std::map<std::string, std::string> routes_;          // members linked to the ROUTER -> routing id
+  std::map<std::string, std::string> admitted_keys_;   // CURVE keys ZAP let in since the ROUTER opened -> member
   std::map<std::string, bool> current_;                // IsCurrentMember's answers until trust changes
   boost::asio::steady_timer hello_timer_;
   boost::asio::steady_timer status_timer_;
@@ -334,6 +340,7 @@ class Node {
   };
   std::map<std::string, std::shared_ptr<PingWait>> pings_;  // by message id
   std::int64_t sweep_at_ = 0;
+  std::int64_t expiry_check_at_ = 0;  // next look at this node's own certificates
   // (kind, signer, addressee or "", about or "") -> message ids, until the batch's end.
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<crypto::Bytes>> receipts_due_;
   bool receipts_sealed_ = false;  // the last batch queued receipts for delivery
@@ -341,7 +348,7 @@ class Node {
   NodeCounters counters_;
   bool stopping_ = false;
   bool closing_posted_ = false;
-  bool reopen_router_ = false;  // a member linked in was revoked
+  bool reopen_router_ = false;  // a member linked in was revoked, or its keys rotated
   // Workers that encrypt attachments for the local API: the finished ones are joined when the
   // next starts, the rest when the node is destroyed.
   struct Worker {
