@@ -35,7 +35,6 @@ read -r port_coord port_s port_r port_rl < <(free_ports 4)
 [ -n "${port_rl:-}" ] || { echo "daemon_faults_test: python3 found no free ports" >&2; exit 1; }
 
 # --- one network: sender s, receiver r, relay rl, and o, outbound only, reached through rl ---
-setup() { "$COMITYD" "$@" >setup.out 2>&1 </dev/null || bad "setup: comityd $* failed: $(cat setup.out)"; }
 setup init $(P coord) --id FAULT-COORD --name "Fault Secretariat" --country ES --listen tcp://127.0.0.1:$port_coord
 setup network create $(P coord) --network $NET
 setup init $(P s) --id $S --name "Sending Authority" --country ES --listen tcp://127.0.0.1:$port_s

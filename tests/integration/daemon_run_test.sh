@@ -41,17 +41,6 @@ start() {
   pid=$!
   daemons+=("$pid")
 }
-# wait_log LOG PATTERN PID SECONDS: polls every 20 ms until LOG matches PATTERN (grep -E);
-# false when PID exited without writing it or SECONDS passed.
-wait_log() {
-  local i
-  for ((i = 0; i < $4 * 50; i++)); do
-    grep -Eqs -- "$2" "$1" && return 0
-    gone "$3" && { grep -Eqs -- "$2" "$1"; return; }
-    sleep 0.02
-  done
-  return 1
-}
 # stop_with SIGNAL PID LOG WHAT: SIGNAL must make PID exit 0 within 5 s, logging "stopped".
 stop_with() {
   kill -s "$1" "$2"
@@ -63,7 +52,6 @@ stop_with() {
 running_line() { echo "^comityd\[$1\]: info: running as $1@IberRed.*listening on tcp://127\.0\.0\.1:$2( |$)"; }
 
 # --- one network: a coordinator and two members, A and B, listening on loopback ports -------
-setup() { "$COMITYD" "$@" >setup.out 2>&1 </dev/null || bad "setup: comityd $* failed: $(cat setup.out)"; }
 setup init $(P coord) --id IBR-COORD --name "IberRed Secretariat" --country ES --listen tcp://127.0.0.1:$port_coord
 setup network create $(P coord) --network IberRed
 setup init $(P a) --id A-ONE-CENTRAL-AUTHORITY --name "Authority A" --country ES --listen tcp://127.0.0.1:$port_a

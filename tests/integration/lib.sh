@@ -61,3 +61,17 @@ s = [socket.socket() for _ in range(int(sys.argv[1]))]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])' "$1"
 }
+
+# setup ARGS: a comityd command that must succeed (counted as a failure otherwise).
+setup() { "$COMITYD" "$@" >setup.out 2>&1 </dev/null || bad "setup: comityd $* failed: $(cat setup.out)"; }
+# wait_log LOG PATTERN PID SECONDS: polls every 20 ms until LOG matches PATTERN (grep -E);
+# false when PID exited without writing it or SECONDS passed.
+wait_log() {
+  local i
+  for ((i = 0; i < $4 * 50; i++)); do
+    grep -Eqs -- "$2" "$1" && return 0
+    gone "$3" && { grep -Eqs -- "$2" "$1"; return; }
+    sleep 0.02
+  done
+  return 1
+}

@@ -27,7 +27,6 @@ for n in "${nodes[@]}"; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); 
 read -r port_sec port_relay port_pt port_wsec port_ng < <(free_ports 5)
 [ -n "${port_ng:-}" ] || { echo "workflow_test: python3 found no free ports" >&2; exit 1; }
 
-setup() { "$COMITYD" "$@" >setup.out 2>&1 </dev/null || bad "setup: comityd $* failed: $(cat setup.out)"; }
 setup init $(P ibr-sec) --id IBR-SEC --name "Secretaria General de IberRed" --country ES --listen tcp://127.0.0.1:$port_sec
 setup network create $(P ibr-sec) --network IberRed
 setup network root $(P ibr-sec) --out iberred.root
