@@ -139,7 +139,7 @@ cd "$WORK"
 export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default is MODERATE
 unset COMITY_PASSPHRASE COMITY_NEW_PASSPHRASE
 started=$SECONDS
-for n in a r full other wrong; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
+passphrases a r full other wrong
 P() { echo "--home $WORK/$1 --passphrase-file $WORK/$2.pass"; }
 
 # --- a node with an archive that holds something: 5 batches of 4 messages --------------------

@@ -14,8 +14,7 @@ export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default 
 unset COMITY_PASSPHRASE
 
 
-P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
-for n in coord a b c other wcoord w1; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" > $n.pass); done
+passphrases coord a b c other wcoord w1
 
 # --- creation and bad input to init ---
 expect 0 'Fingerprint: ([0-9a-f]{4} ){7}[0-9a-f]{4}$' -- init $(P coord) --id IBR-COORD --name "IberRed Secretariat" --country ES --listen tcp://127.0.0.1:47001

@@ -29,8 +29,7 @@ DELIVERY_LIMIT=120  # seconds a batch may take, crash and restart included
 NET=FaultNet
 S=ES-SENDER R=PT-RECEIVER RL=RELAY-ONE O=FR-OUTBOUND
 
-P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
-for n in coord s r rl o; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
+passphrases coord s r rl o
 read -r port_coord port_s port_r port_rl < <(free_ports 4)
 [ -n "${port_rl:-}" ] || { echo "daemon_faults_test: python3 found no free ports" >&2; exit 1; }
 

@@ -75,3 +75,11 @@ wait_log() {
   done
   return 1
 }
+
+# P NODE: the options that name node NODE's home and passphrase file, both under $WORK.
+P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
+# passphrases NODE...: a random passphrase file for each node, mode 0600, in the current folder.
+passphrases() {
+  local n
+  for n in "$@"; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >"$n.pass"); done
+}

@@ -19,8 +19,7 @@ cd "$WORK"
 export COMITY_TEST_KDF=minimum   # test-only Argon2id cost; the product default is MODERATE
 unset COMITY_PASSPHRASE
 
-P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
-for n in offline a b c; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
+passphrases offline a b c
 cp offline.pass online.pass
 read -r port_coord port_a port_b port_c < <(free_ports 4)
 [ -n "${port_c:-}" ] || { echo "operations_test: python3 found no free ports" >&2; exit 1; }

@@ -98,8 +98,7 @@ echo "package_test: confining comityd to $(wc -l <syscalls.txt) system calls and
 
 export COMITY_TEST_KDF=minimum
 read -r port_a port_b < <(free_ports 2)
-P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
-for n in coord member; do (umask 077; echo "pass-$n-$RANDOM" >$n.pass); done
+passphrases coord member
 COMITYD=root/usr/bin/comityd
 COMITY=root/usr/bin/comity
 setup init $(P coord) --id T-COORD --name "Test coordinator" --country ES --listen tcp://127.0.0.1:$port_a

@@ -20,10 +20,9 @@ cd "$WORK"
 export COMITY_TEST_KDF=minimum   # test-only Argon2id cost
 unset COMITY_PASSPHRASE
 
-P() { echo "--home $WORK/$1 --passphrase-file $WORK/$1.pass"; }
 H() { echo "--home $WORK/$1"; }
 nodes=(ibr-sec ibr-relay es-mj pt-pgr wacap-sec ng-fmj)
-for n in "${nodes[@]}"; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >$n.pass); done
+passphrases "${nodes[@]}"
 read -r port_sec port_relay port_pt port_wsec port_ng < <(free_ports 5)
 [ -n "${port_ng:-}" ] || { echo "workflow_test: python3 found no free ports" >&2; exit 1; }
 
