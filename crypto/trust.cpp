@@ -448,7 +448,10 @@ void TrustStore::RefreshBridges() {
   // the key that verifies them.
   const std::size_t places = direct < kMaxTrustedNetworks ? kMaxTrustedNetworks - direct : 0;
   std::map<std::string, Bytes> chosen;
-  for (auto& [id, key] : bridges) {
+  for (auto& bridge : bridges) {
+    // Not a structured binding: clang 14 (the fuzzing build) cannot capture one in a lambda.
+    const std::string& id = bridge.first;
+    Bytes& key = bridge.second;
     if (chosen.size() >= places) break;
     auto known = networks_.find(id);
     if (known != networks_.end() && known->second.direct) continue;

@@ -34,6 +34,16 @@ std::string ApiFrame(const google::protobuf::Message& m) {
   return out + body;
 }
 
+Result<v1::ApiRequest> ParseApiRequest(std::string_view body) {
+  v1::ApiRequest request;
+  if (body.size() > kMaxApiRequest || !request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return MakeError("malformed request");
+  }
+  if (request.version() != 1) return MakeError("request version " + std::to_string(request.version()) + " is not 1");
+  if (request.request_case() == v1::ApiRequest::REQUEST_NOT_SET) return MakeError("unknown request (a newer client?)");
+  return request;
+}
+
 // One client: reads a request, hands it over, writes the response when it comes, then reads
 // the next. Responses go out in request order because the next request is read only after.
 struct ApiServer::Connection : std::enable_shared_from_this<Connection> {
@@ -59,14 +69,9 @@ struct ApiServer::Connection : std::enable_shared_from_this<Connection> {
     auto self = shared_from_this();
     boost::asio::async_read(socket, boost::asio::buffer(body), [self](const boost::system::error_code& ec, std::size_t) {
       if (ec) return self->Close();
-      v1::ApiRequest request;
-      if (!request.ParseFromString(self->body)) return self->Write(Error("malformed request"), true);
-      if (request.version() != 1) {
-        return self->Write(Error("request version " + std::to_string(request.version()) + " is not 1"), true);
-      }
-      if (request.request_case() == v1::ApiRequest::REQUEST_NOT_SET) {
-        return self->Write(Error("unknown request (a newer client?)"), true);
-      }
+      auto parsed = ParseApiRequest(self->body);
+      if (!parsed) return self->Write(Error(parsed.error().message), true);
+      const v1::ApiRequest request = std::move(parsed).value();
       std::weak_ptr<Connection> weak = self;
       auto answered = std::make_shared<bool>(false);
       self->server.handler_(request, [weak, answered](v1::ApiResponse response) {

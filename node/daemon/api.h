@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "crypto/result.h"
 #include "node/daemon/log.h"
@@ -20,6 +21,10 @@ namespace comity::node {
 
 // 16 MiB: a draft (at most 8 MiB) and its request fit.
 inline constexpr std::uint32_t kMaxApiRequest = 16 << 20;
+
+// The request in one frame's body: it must parse, be version 1 and of a known kind; the
+// error says which failed. Pure; what the fuzz target fuzz_api exercises.
+Result<v1::ApiRequest> ParseApiRequest(std::string_view body);
 
 // "\0\0\1\0" + bytes: the frame of one message.
 std::string ApiFrame(const google::protobuf::Message& m);
