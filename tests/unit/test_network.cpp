@@ -1,7 +1,9 @@
 #include "tests/unit/test_network.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace comity::crypto {
@@ -24,6 +26,23 @@ std::string Varint(std::uint64_t value) {
   return out;
 }
 
+// 32 bytes derived from (seed, n, part): the deterministic keys of a seeded TestNetwork.
+void Derive(std::uint8_t seed, std::uint32_t n, std::uint8_t part, std::uint8_t* out) {
+  const std::uint8_t in[6] = {seed, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                              static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n), part};
+  crypto_generichash(out, 32, in, sizeof in, nullptr, 0);
+}
+
+SigningKey DerivedSigningKey(std::uint8_t seed, std::uint32_t n) {
+  std::uint8_t seed32[32];
+  std::uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+  SecretBytes sk(crypto_sign_SECRETKEYBYTES);
+  Derive(seed, n, 0, seed32);
+  crypto_sign_seed_keypair(pk, sk.data(), seed32);
+  sodium_memzero(seed32, sizeof seed32);
+  return SigningKey::FromSecret(sk.view()).value();
+}
+
 }  // namespace
 
 std::string PaddedTo(std::string message, std::size_t size) {
@@ -42,6 +61,20 @@ std::string PaddedTo(std::string message, std::size_t size) {
 }
 
 TestNetwork::TestNetwork(std::string network_id) : id_(std::move(network_id)) {}
+
+TestNetwork::TestNetwork(std::string network_id, std::uint8_t key_seed)
+    : id_(std::move(network_id)), root_(DerivedSigningKey(key_seed, 0)), key_seed_(key_seed) {}
+
+Identity TestNetwork::NewIdentity() {
+  if (!key_seed_) return Identity::Generate();
+  const std::uint32_t n = ++keys_made_;
+  SecretBytes material(Identity::kSecretSize);
+  SigningKey sign = DerivedSigningKey(*key_seed_, n);
+  std::copy_n(sign.secret().data(), 64, material.data());
+  Derive(*key_seed_, n, 1, material.data() + 64);
+  Derive(*key_seed_, n, 2, material.data() + 96);
+  return Identity::FromSecret(material).value();
+}
 
 v1::RootKey TestNetwork::root_key() const {
   v1::RootKey root;
@@ -74,7 +107,7 @@ v1::Certificate TestNetwork::CertificateFor(const std::string& member_id,
 }
 
 const TestMember& TestNetwork::Admit(const std::string& member_id, Validity validity) {
-  Identity identity = Identity::Generate();
+  Identity identity = NewIdentity();
   v1::Certificate cert = CertificateFor(member_id, identity.public_identity(), validity);
   v1::Signed signed_cert = SignCertificate(root_, cert);
   members_.insert_or_assign(member_id, TestMember{std::move(identity), std::move(cert),
@@ -84,7 +117,7 @@ const TestMember& TestNetwork::Admit(const std::string& member_id, Validity vali
 
 const TestMember& TestNetwork::AdmitWith(const std::string& member_id,
                                          const std::function<void(v1::Certificate&)>& edit) {
-  Identity identity = Identity::Generate();
+  Identity identity = NewIdentity();
   v1::Certificate cert = CertificateFor(member_id, identity.public_identity());
   edit(cert);
   v1::Signed signed_cert = SignCertificate(root_, cert);

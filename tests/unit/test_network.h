@@ -67,6 +67,9 @@ struct TestMember {
 class TestNetwork {
  public:
   explicit TestNetwork(std::string network_id);
+  // The same with keys derived from `key_seed` (root and members, in the order admitted): the
+  // same seed gives the same keys in every run, as the fuzz targets' seed corpora need.
+  TestNetwork(std::string network_id, std::uint8_t key_seed);
 
   const std::string& id() const { return id_; }
   const SigningKey& root() const { return root_; }
@@ -95,8 +98,12 @@ class TestNetwork {
   v1::Signed Publish(std::int64_t issued_at = kNow);
 
  private:
+  Identity NewIdentity();
+
   std::string id_;
   SigningKey root_ = SigningKey::Generate();
+  std::optional<std::uint8_t> key_seed_;
+  std::uint32_t keys_made_ = 0;
   std::uint64_t published_version_ = 0;
   std::uint64_t next_serial_ = 1;
   std::map<std::string, TestMember> members_;
