@@ -14,6 +14,7 @@ PACKAGES=(
   dpkg-dev lintian systemd            # the package and the unit: cpack's dpkg-shlibdeps, lintian, systemd-analyze
   libseccomp-dev                      # package_test confines comityd as the unit does
   procps                              # kill and pgrep, used by the unit (ExecReload) and the scripts
+  clang libclang-rt-14-dev            # the fuzz targets: libFuzzer and the sanitizer runtimes
 )
 
 missing=()
