@@ -1206,6 +1206,14 @@ void Node::TrustChanged() {
   AnnounceRosters();
 }
 
+std::optional<v1::Certificate> Node::CurrentCertificate(const std::string& member) const {
+  auto party = PartyOfAddress(member);
+  if (!party) return std::nullopt;
+  auto cert = p_.trust.FindMember(*party, p_.now());
+  if (!cert) return std::nullopt;
+  return std::move(cert).value();
+}
+
 bool Node::IsCurrentMember(const std::string& member) {
   if (auto it = current_.find(member); it != current_.end()) return it->second;
   auto party = PartyOfAddress(member);
@@ -1233,7 +1241,10 @@ void Node::CloseUntrustedLinks() {
   // revoked member's reconnection is refused, and whatever was in flight is retried.
   // Every CURVE key let in since the listener opened must still be that member's: a revoked
   // member, or one whose keys were rotated (its old key may be in other hands), is cut off.
-  for (const auto& [key, member] : admitted_keys_) reopen_router_ |= MemberOfCurveKey(key) != member;
+  for (const auto& [key, member] : admitted_keys_) {
+    auto cert = CurrentCertificate(member);
+    reopen_router_ |= !cert || cert->keys().transport_curve() != key;
+  }
   if (closing_posted_) return;
   closing_posted_ = true;
   boost::asio::post(io_, [this] {
@@ -1246,11 +1257,7 @@ void Node::CloseUntrustedLinksNow() {
   if (reopen_router_ && router_) ReopenRouter();
   reopen_router_ = false;
   for (auto it = links_.begin(); it != links_.end();) {
-    auto party = PartyOfAddress(it->first);
-    std::optional<v1::Certificate> cert;
-    if (party) {
-      if (auto found = p_.trust.FindMember(*party, p_.now())) cert = std::move(*found);
-    }
+    const std::optional<v1::Certificate> cert = CurrentCertificate(it->first);
     const bool configured = p_.settings.peer_endpoints.count(it->first) != 0;
     const bool same = cert && cert->keys().transport_curve() == it->second->server_key &&
                       (configured || std::equal(cert->endpoints().begin(), cert->endpoints().end(),

@@ -236,6 +236,8 @@ class Node {
   void CloseUntrustedLinks();  // posted: see there
   void CloseUntrustedLinksNow();
   bool IsCurrentMember(const std::string& member);
+  // The certificate of `member` (MEMBER@NETWORK) when it is a current member now.
+  std::optional<v1::Certificate> CurrentCertificate(const std::string& member) const;
   std::optional<std::string> MemberOfCurveKey(const std::string& key) const;
   std::int64_t Backoff(std::int64_t attempts);
   bool RateAllows(const std::string& peer);

@@ -15,6 +15,7 @@
 #include "node/service/thread.h"
 #include "proto/content.pb.h"
 #include "tests/fuzz/world.h"
+#include "tests/unit/bundle_test_support.h"
 
 namespace {
 
@@ -54,20 +55,6 @@ v1::ThreadEvent Opened(const fuzz::World& w) {
   *event.mutable_opened()->add_participants() = w.Spain().party();
   *event.mutable_opened()->add_participants() = w.Senegal().party();
   return event;
-}
-
-std::string Receipt(const crypto::test::TestMember& signer, const std::string& kind, const std::string& id,
-                    std::int64_t at) {
-  v1::Receipt receipt;
-  receipt.set_format(1);
-  *receipt.mutable_signer() = signer.party();
-  receipt.set_kind(kind);
-  receipt.set_at(at);
-  receipt.add_message_ids(id);
-  v1::Signed s;
-  s.set_body(receipt.SerializeAsString());
-  s.set_signature(crypto::AsString(signer.identity.Sign(crypto::kDomainReceipt, crypto::AsBytes(s.body()))));
-  return s.SerializeAsString();
 }
 
 std::string Frame(const v1::ApiRequest& request) { return node::ApiFrame(request); }
@@ -158,9 +145,9 @@ int main(int argc, char** argv) {
   auto* disclosed = bundle.add_envelopes();
   disclosed->set_envelope(env);
   disclosed->set_content_key(key);
-  const std::string id = crypto::AsString(crypto::MessageId(crypto::AsBytes(env)));
-  bundle.add_receipts(Receipt(es, "accepted", id, kNow - 3600));
-  bundle.add_receipts(Receipt(sn, "delivered", id, kNow - 3500));
+  const crypto::Bytes id = crypto::MessageId(crypto::AsBytes(env));
+  bundle.add_receipts(service::test::SignReceipt(es, "accepted", {id}, kNow - 3600));
+  bundle.add_receipts(service::test::SignReceipt(sn, "delivered", {id}, kNow - 3500));
   bundle.add_rosters(w.iber_roster.SerializeAsString());
   bundle.add_rosters(w.wacap_roster.SerializeAsString());
   const std::string file = service::SignBundle(es.identity, bundle);

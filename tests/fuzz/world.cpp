@@ -1,5 +1,8 @@
 #include "tests/fuzz/world.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace comity::fuzz {
 
 World::World() {
@@ -11,7 +14,10 @@ World::World() {
   iber_roster = iber.Publish(crypto::test::kNow - crypto::test::kDay);
   wacap_roster = wacap.Publish(crypto::test::kNow - crypto::test::kDay);
   trust = crypto::test::TrustingOnly(iber, iber_roster);
-  (void)trust.AcceptRoster(wacap_roster, crypto::test::kNow);
+  if (!trust.AcceptRoster(wacap_roster, crypto::test::kNow)) {
+    std::fprintf(stderr, "fuzz world: WACAP's roster is refused\n");
+    std::abort();
+  }
 }
 
 const World& TheWorld() {
