@@ -289,6 +289,12 @@ ArchiveStatus Archive::RecordRoster(const std::string& network_id, std::uint64_t
 ArchiveResult<std::int64_t> Archive::RosterCount() { return rosters_.Count(); }
 ArchiveResult<std::int64_t> Archive::MessageCount() { return messages_.Count(); }
 
+std::int64_t Archive::PageCacheBytes() const {
+  int used = 0, highwater = 0;
+  if (sqlite3_db_status(db_->raw(), SQLITE_DBSTATUS_CACHE_USED, &used, &highwater, 0) != SQLITE_OK) return -1;
+  return used;
+}
+
 // ---- messages -----------------------------------------------------------------------------
 
 

@@ -55,6 +55,10 @@ class Archive {
   ArchiveResult<bool> AddMessage(const MessageRecord& m);
   ArchiveResult<std::optional<MessageRecord>> GetMessage(crypto::ByteView message_id);
   ArchiveResult<std::int64_t> MessageCount();
+  // Bytes of memory the database's page cache holds now (it grows with use up to
+  // PRAGMA cache_size, 64 MiB, and stays there): what a memory figure should not mistake for
+  // a leak.
+  std::int64_t PageCacheBytes() const;
   // Whether this message id was stored before (seen_ids outlives a purge of the message).
   ArchiveResult<bool> Seen(crypto::ByteView message_id);
 

@@ -24,6 +24,7 @@
 // (10 minutes for 1 GiB) and the run fails.
 // Usage: comity-bench attach [--quick] [--mib N]
 #include "attach_bench.h"
+#include "bench_children.h"
 #include "bench_nodes.h"
 
 #include <poll.h>
@@ -79,13 +80,6 @@ struct Plan {
   crypto::Bytes content_hash;
   Clock::time_point start;
 };
-
-// CPU seconds (user + system) of every thread of this process so far.
-double ProcessCpu() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 // `bytes` random bytes written to `path` in 1 MiB chunks and synced (so no write-back of the
 // parent's file runs under the measurement); returns their BLAKE2b-256.
@@ -186,44 +180,6 @@ class FileWatch {
 
 // ---- the children ---------------------------------------------------------------------------
 
-// Writes one line to the parent.
-void Tell(int fd, const std::string& line) {
-  const std::string out = line + "\n";
-  for (std::size_t at = 0; at < out.size();) {
-    const ssize_t n = ::write(fd, out.data() + at, out.size() - at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) std::_Exit(1);  // the parent is gone
-    at += static_cast<std::size_t>(n);
-  }
-}
-
-// Blocks until the parent writes a byte to `control` or closes it: the node may stop.
-void AwaitStop(int control) {
-  char b = 0;
-  while (::read(control, &b, 1) < 0 && errno == EINTR) {
-  }
-}
-
-std::string Field(const std::string& key, double value) {
-  char buf[96];
-  std::snprintf(buf, sizeof buf, " %s=%.6f", key.c_str(), value);
-  return buf;
-}
-
-// Waits, polling every 5 ms, until `done` holds for the node's counters (the parent's
-// deadline bounds the wait). Returns the longest a Counters() call took: it is answered on the
-// node's thread, so this is how long that thread was busy at a stretch.
-double PollCounters(node::Node& n, const std::function<bool(const node::NodeCounters&)>& done) {
-  double longest = 0;
-  for (;;) {
-    const auto asked = Clock::now();
-    const node::NodeCounters c = n.Counters();
-    longest = std::max(longest, Seconds(asked, Clock::now()));
-    if (done(c)) return longest;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-}
-
 bool EndsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
@@ -317,129 +273,6 @@ int SenderMain(const Plan& plan, int report, int control) {
 
 // ---- the parent's side ------------------------------------------------------------------------
 
-// A child process seen from the parent: the pipe it writes lines on, the pipe that tells it
-// to stop. Destroying the handle of a child still running kills and reaps it.
-struct Child {
-  std::string name;
-  pid_t pid = -1;
-  int report = -1;   // read end of the child's lines
-  int control = -1;  // write end: a byte, or closing it, stops the child
-  std::string partial;
-  std::deque<std::string> lines;
-  bool closed = false;  // the child's end is closed: it has exited
-  int status = -1;      // waitpid's, once reaped
-
-  ~Child() {
-    if (report >= 0) ::close(report);
-    if (control >= 0) ::close(control);
-    if (pid > 0 && status < 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-    }
-  }
-
-  // How it ended, in words.
-  std::string Ending() {
-    if (status < 0 && ::waitpid(pid, &status, 0) != pid) return "is lost";
-    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return "was killed by signal " + std::to_string(WTERMSIG(status));
-    return "ended";
-  }
-};
-
-// Forks a child that closes `inherited` (the parent's ends of earlier children), runs `body`
-// with its ends of the two pipes and leaves with _exit: no destructor of the parent's objects
-// runs in it. Null when the pipes or the fork cannot be made.
-std::unique_ptr<Child> Spawn(const std::string& name, const std::function<int(int report, int control)>& body,
-                             const std::vector<int>& inherited) {
-  int up[2], down[2];
-  if (::pipe(up) != 0) return nullptr;
-  if (::pipe(down) != 0) {
-    ::close(up[0]);
-    ::close(up[1]);
-    return nullptr;
-  }
-  std::fflush(nullptr);  // nothing buffered is written twice
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the parent
-    if (::getppid() != parent) std::_Exit(1);
-    for (int fd : inherited) ::close(fd);
-    ::close(up[0]);
-    ::close(down[1]);
-    std::_Exit(body(up[1], down[0]));
-  }
-  ::close(up[1]);
-  ::close(down[0]);
-  auto c = std::make_unique<Child>();
-  c->name = name;
-  c->pid = pid;
-  c->report = up[0];
-  c->control = down[1];
-  return pid < 0 ? nullptr : std::move(c);
-}
-
-// Reads what `children` write until `ready` holds for each of them (or one has closed its
-// end), or `deadline` passes: false then.
-bool Await(const std::vector<Child*>& children, Clock::time_point deadline,
-           const std::function<bool(const Child&)>& ready) {
-  for (;;) {
-    std::vector<pollfd> fds;
-    std::vector<Child*> waiting;
-    for (Child* c : children) {
-      if (c->closed && !ready(*c)) return true;
-      if (!ready(*c)) {
-        fds.push_back({c->report, POLLIN, 0});
-        waiting.push_back(c);
-      }
-    }
-    if (waiting.empty()) return true;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left, 1000)));
-    if (n < 0 && errno != EINTR) return false;
-    for (std::size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      Child& c = *waiting[i];
-      char buf[4096];
-      const ssize_t got = ::read(c.report, buf, sizeof buf);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        c.closed = true;
-        continue;
-      }
-      c.partial.append(buf, static_cast<std::size_t>(got));
-      for (std::size_t nl; (nl = c.partial.find('\n')) != std::string::npos;) {
-        c.lines.push_back(c.partial.substr(0, nl));
-        c.partial.erase(0, nl + 1);
-      }
-    }
-  }
-}
-
-bool HasLine(const Child& c) { return !c.lines.empty(); }
-
-// "done KEY=VALUE ..." as numbers; nullopt for any other line.
-std::optional<std::map<std::string, double>> Done(const std::string& line) {
-  if (line.rfind("done ", 0) != 0) return std::nullopt;
-  std::map<std::string, double> out;
-  std::istringstream in(line.substr(5));
-  for (std::string kv; in >> kv;) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) return std::nullopt;
-    out[kv.substr(0, eq)] = std::strtod(kv.c_str() + eq + 1, nullptr);
-  }
-  return out;
-}
-
-// Why `c` gave no expected line: what it said, or how it ended.
-std::string Failure(Child& c) {
-  if (!c.lines.empty() && c.lines.front().rfind("error ", 0) == 0) return c.name + ": " + c.lines.front().substr(6);
-  if (!c.lines.empty()) return c.name + " said \"" + c.lines.front() + "\"";
-  return "the " + c.name + " " + c.Ending() + " before reporting";
-}
-
 int Fail(const std::string& why) {
   std::fprintf(stderr, "comity-bench: attach: %s\n", why.c_str());
   return 1;
@@ -531,8 +364,8 @@ int RunAttachBench(int argc, char** argv) {
     return Fail("no result within " + std::to_string(limit.count()) + " s: both nodes killed");
   }
   std::optional<std::map<std::string, double>> r, s;
-  if (HasLine(*receiver)) r = Done(receiver->lines.front());
-  if (HasLine(*sender)) s = Done(sender->lines.front());
+  if (HasLine(*receiver)) r = Fields(receiver->lines.front());
+  if (HasLine(*sender)) s = Fields(sender->lines.front());
   if (!r) return Fail(Failure(*receiver));
   if (!s) return Fail(Failure(*sender));
   // Both done: stop them and see them leave cleanly.

@@ -57,7 +57,7 @@ ScratchDir::~ScratchDir() {
   fs::remove_all(path, ec);
 }
 
-Network::Network(const std::vector<std::string>& members) {
+Network::Network(const std::vector<std::string>& members, const std::map<std::string, std::string>& via) {
   v1::Roster r;
   r.set_format(1);
   r.set_network_id("bench");
@@ -76,9 +76,10 @@ Network::Network(const std::vector<std::string>& members) {
     c.set_role(v1::ROLE_CENTRAL_AUTHORITY);
     *c.mutable_keys() = crypto::ToProto(id.public_identity());
     c.set_not_before(now - 3600);
-    c.set_not_after(now + 86400);
+    c.set_not_after(now + 400 * 86400);  // a soak may run for a day
     c.set_root_key(r.root_key());
     c.set_serial(serial++);
+    if (auto v = via.find(m); v != via.end()) c.add_via_relays(v->second);
     certs[m] = crypto::SignCertificate(root, c);
     *r.add_certificates() = certs[m];
     ids.emplace(m, std::move(id));
@@ -112,15 +113,19 @@ Running::~Running() {
 }
 
 std::unique_ptr<Running> StartNode(const Network& net, const std::string& id, const std::string& dir,
-                                   const std::map<std::string, int>& ports) {
-  auto archive = archive::Archive::Create(dir, crypto::AsBytes(std::string("bench passphrase")), crypto::MinimumKdf());
+                                   const std::map<std::string, int>& ports, const NodeOptions& options) {
+  const crypto::ByteView passphrase = crypto::AsBytes(kBenchPassphrase);
+  auto archive = options.reopen ? archive::Archive::Open(dir, passphrase)
+                                : archive::Archive::Create(dir, passphrase, crypto::MinimumKdf());
   if (!archive) Die("archive for " + id + ": " + archive.error().message);
   auto identity = crypto::Identity::FromSecret(net.ids.at(id).ExportSecret());
   if (!identity) Die("identity");
   node::DaemonSettings s;
-  s.listen = {"tcp://127.0.0.1:" + std::to_string(ports.at(id))};
+  if (auto own = ports.find(id); own != ports.end()) s.listen = {"tcp://127.0.0.1:" + std::to_string(own->second)};
   for (const auto& [m, port] : ports) s.peer_endpoints[m + "@bench"] = {"tcp://127.0.0.1:" + std::to_string(port)};
+  for (const std::string& relay : options.relays) s.relays.push_back(relay + "@bench");
   s.retry_initial = std::chrono::milliseconds(1000);
+  s.retry_max = options.retry_max;
   s.peer_frames_per_second = 1'000'000;  // the benchmark floods on purpose
   s.peer_burst = 1'000'000;
   node::NodeParams p(id, std::move(identity).value(), {Party(id)}, net.Trust(), std::move(archive).value(), s);

@@ -50,6 +50,7 @@ struct ScratchDir {
 };
 
 // One network, "bench", with the given members, each with fresh keys, in one signed roster.
+// A member named in `via` is outbound only: its certificate names that relay (a member id).
 struct Network {
   crypto::SigningKey root = crypto::SigningKey::Generate();
   std::map<std::string, crypto::Identity> ids;
@@ -57,7 +58,7 @@ struct Network {
   v1::Signed roster;
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
 
-  explicit Network(const std::vector<std::string>& members);
+  explicit Network(const std::vector<std::string>& members, const std::map<std::string, std::string>& via = {});
   crypto::TrustStore Trust() const;
 };
 
@@ -71,11 +72,20 @@ struct Running {
   ~Running();
 };
 
-// Member `id` of `net` with a new archive (Argon2id at its minimum cost) in `dir`, listening on
-// its port in `ports` and dialling the others at theirs, rate limits lifted (benchmarks flood
-// on purpose). Warnings and errors of its log go to stderr.
+// How StartNode makes a node, beyond its defaults.
+struct NodeOptions {
+  bool reopen = false;              // open the archive already in `dir` (a restart), not a new one
+  std::vector<std::string> relays;  // member ids whose links it keeps open (its relays)
+  std::chrono::milliseconds retry_max{300000};
+};
+
+// Member `id` of `net` with a new archive (Argon2id at its minimum cost; passphrase
+// kBenchPassphrase) in `dir`, listening on its port in `ports` (none if it has none: outbound
+// only) and dialling the others at theirs, rate limits lifted (benchmarks flood on purpose).
+// Warnings and errors of its log go to stderr.
+inline const std::string kBenchPassphrase = "bench passphrase";
 std::unique_ptr<Running> StartNode(const Network& net, const std::string& id, const std::string& dir,
-                                   const std::map<std::string, int>& ports);
+                                   const std::map<std::string, int>& ports, const NodeOptions& options = {});
 
 // A line of /proc/self/status in KiB ("VmRSS": resident now, "VmHWM": the peak); -1 if absent.
 long StatusKiB(const std::string& field);

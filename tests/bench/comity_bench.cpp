@@ -8,10 +8,12 @@
 //        comity-bench broadcast [--quick] [--members M]              one notice to M members (e2e_bench.cpp)
 //        comity-bench attach [--quick] [--mib N]                     one file between two nodes (attach_bench.cpp)
 //        comity-bench bundle [--quick] [--events N]                  an evidence bundle signed, verified, folded (bundle_bench.cpp)
+//        comity-bench soak [--quick] [--minutes M]                   steady sending through a relay, a node killed every minute (soak_bench.cpp)
 #include "archive_bench.h"
 #include "attach_bench.h"
 #include "bundle_bench.h"
 #include "e2e_bench.h"
+#include "soak_bench.h"
 
 #include <sodium.h>
 
@@ -211,6 +213,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "broadcast") return comity::bench::RunBroadcastBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "attach") return comity::bench::RunAttachBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "bundle") return comity::bench::RunBundleBench(argc - 2, argv + 2);
+  if (argc > 1 && std::string(argv[1]) == "soak") return comity::bench::RunSoakBench(argc - 2, argv + 2);
   if (argc > 1 && std::string(argv[1]) == "crypto") first_arg = 2;
   bool quick = false;
   std::string only;
@@ -224,7 +227,8 @@ int main(int argc, char** argv) {
                          "       comity-bench e2e [--quick] [--messages N]\n"
                          "       comity-bench broadcast [--quick] [--members M]\n"
                          "       comity-bench attach [--quick] [--mib N]\n"
-                         "       comity-bench bundle [--quick] [--events N]\n");
+                         "       comity-bench bundle [--quick] [--events N]\n"
+                         "       comity-bench soak [--quick] [--minutes M]\n");
       return 2;
     }
   }
