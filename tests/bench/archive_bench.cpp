@@ -453,7 +453,7 @@ std::string SearchAt(Side& ours, Side& base, const Vocabulary& vocab, std::int64
     std::int64_t lo = INT64_MAX, hi = 0;
     int distinct = 0;
     for (const auto& [text, n] : counted) {
-      auto q = std::find_if(queries.begin(), queries.end(), [&](const Query& x) { return x.text == text; });
+      auto q = std::find_if(queries.begin(), queries.end(), [&t = text](const Query& x) { return x.text == t; });
       if (q->cls != cls) continue;
       if (distinct++ < 10) words += (words.empty() ? "" : " ") + text + ":" + std::to_string(n);
       lo = std::min(lo, n);

@@ -424,9 +424,10 @@ TEST_F(EnvelopeTest, HeaderListingAnInvalidRecipientPartyIsMalformed) {
                                                         {"ejn\r", "DE-BMJ"},
                                                         {"", "DE-BMJ"}}) {
     const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ"), &member("DE-BMJ")},
-                                    [&](v1::EnvelopeHeader& h) {
-                                      h.mutable_recipients(1)->set_network_id(network_id);
-                                      h.mutable_recipients(1)->set_member_id(member_id);
+                                    // Named copies: clang 14 cannot capture structured bindings.
+                                    [&, net_id = network_id, mem_id = member_id](v1::EnvelopeHeader& h) {
+                                      h.mutable_recipients(1)->set_network_id(net_id);
+                                      h.mutable_recipients(1)->set_member_id(mem_id);
                                     });
     auto opened = OpenAs("FR-MJ", forged);
     EXPECT_EQ(ErrorCode(opened), OpenCode::kMalformed) << EscapeForDisplay(member_id);
@@ -603,8 +604,8 @@ TEST_F(EnvelopeTest, HeaderWithBadFileListIsMalformed) {
   ASSERT_TRUE(Inspect(control, cert, trust_, kNow).ok());
 
   for (const auto& [what, files] : BadFileLists()) {
-    const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [&](v1::EnvelopeHeader& h) {
-      for (const v1::FileRef& f : files) *h.add_files() = f;
+    const Bytes forged = HandSealed(member("ES-MJ"), {&member("FR-MJ")}, [&, &list = files](v1::EnvelopeHeader& h) {
+      for (const v1::FileRef& f : list) *h.add_files() = f;
     });
     EXPECT_EQ(ErrorCode(OpenAs("FR-MJ", forged)), OpenCode::kMalformed) << what;
     EXPECT_EQ(ErrorCode(Inspect(forged, cert, trust_, kNow)), OpenCode::kMalformed) << what;
