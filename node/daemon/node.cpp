@@ -203,21 +203,24 @@ void Node::Stop() {
 
 void Node::HandleSignals(std::function<void(Node&)> on_reload) {
   signals_ = std::make_unique<boost::asio::signal_set>(io_, SIGINT, SIGTERM, SIGHUP);
-  auto wait = std::make_shared<std::function<void()>>();
-  *wait = [this, wait, on_reload] {
-    signals_->async_wait([this, wait, on_reload](const boost::system::error_code& ec, int sig) {
-      if (ec) return;
-      if (sig == SIGHUP) {
-        log_.Info("SIGHUP: reloading");
-        if (on_reload) on_reload(*this);
-        (*wait)();
-        return;
-      }
-      log_.Info(sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
-      Stop();
-    });
-  };
-  (*wait)();
+  on_reload_ = std::move(on_reload);
+  AwaitSignal();
+}
+
+// One wait at a time, started again after a SIGHUP; the handler holds only `this`, so nothing
+// of it outlives the node.
+void Node::AwaitSignal() {
+  signals_->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      log_.Info("SIGHUP: reloading");
+      if (on_reload_) on_reload_(*this);
+      AwaitSignal();
+      return;
+    }
+    log_.Info(sig == SIGINT ? "SIGINT: stopping" : "SIGTERM: stopping");
+    Stop();
+  });
 }
 
 // ---- admission ----------------------------------------------------------------------------

@@ -168,6 +168,7 @@ class Node {
   // Binds a CURVE ROUTER (ZAP domain comity) on `endpoints`; bound_ lists what it bound.
   Status<> OpenRouter(const std::vector<std::string>& endpoints);
   void ReopenRouter();
+  void AwaitSignal();  // the next SIGINT, SIGTERM or SIGHUP (HandleSignals)
   void OnZap(std::vector<zmq::message_t>& frames);
   void OnRouter(std::vector<zmq::message_t>& frames);
   void OnLink(const std::string& peer, std::vector<zmq::message_t>& frames);
@@ -332,6 +333,7 @@ class Node {
   };
   std::map<std::string, Bucket> buckets_;
   std::unique_ptr<boost::asio::signal_set> signals_;
+  std::function<void(Node&)> on_reload_;  // HandleSignals' SIGHUP handler
   std::unique_ptr<FileFetcher> files_;
   std::unique_ptr<ApiServer> api_;
   struct PingWait {
