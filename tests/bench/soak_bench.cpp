@@ -119,9 +119,14 @@ std::string ProgressLine(node::Node& n, const std::string& extra) {
   const node::NodeCounters c = n.Counters();
   std::int64_t cache = -1;
   n.WithArchive([&](archive::Archive& a) { cache = a.PageCacheBytes(); });
+  // COMITY_SOAK_TRIM=1 (a diagnosis): malloc gives its free memory back first, so that what
+  // stays resident is what is in use.
+  static const bool trim = std::getenv("COMITY_SOAK_TRIM") != nullptr;
+  if (trim) ::malloc_trim(0);
   const struct mallinfo2 heap = ::mallinfo2();
   return "progress" + Field("rss_kib", static_cast<double>(StatusKiB("VmRSS"))) +
-         Field("heap_kib", static_cast<double>(heap.uordblks) / 1024) +
+         Field("heap_kib", static_cast<double>(heap.uordblks + heap.hblkhd) / 1024) +
+         Field("free_kib", static_cast<double>(heap.fordblks) / 1024) +
          Field("cache_kib", static_cast<double>(cache) / 1024) + Field("outbox", static_cast<double>(c.outbox)) + extra;
 }
 
@@ -204,7 +209,8 @@ struct Member {
   std::map<std::string, double> progress;  // the latest "progress" line
   std::optional<double> sent;              // from the "stopped" line
   struct Sample {
-    double at_s, rss_kib, cache_kib, heap_kib;  // since the sending began; VmRSS; the page cache; malloc's in use
+    // Since the sending began; VmRSS; the page cache; malloc's bytes in use, and free in its arenas.
+    double at_s, rss_kib, cache_kib, heap_kib, free_kib;
   };
   std::vector<Sample> rss;
 };
@@ -243,7 +249,8 @@ struct Soak {
     } else if (auto f = Fields(line, "progress")) {
       m.progress = *f;
       if (sending) {
-        m.rss.push_back({Seconds(sending_began, Clock::now()), (*f)["rss_kib"], (*f)["cache_kib"], (*f)["heap_kib"]});
+        m.rss.push_back({Seconds(sending_began, Clock::now()), (*f)["rss_kib"], (*f)["cache_kib"], (*f)["heap_kib"],
+                         (*f)["free_kib"]});
       }
     } else if (auto s = Fields(line, "stopped")) {
       m.sent = (*s)["sent"];
@@ -465,14 +472,17 @@ int RunSoakBench(int argc, char** argv) {
   std::printf("  \"rss_kib\": {\"node\": \"%s\", \"start\": %.0f, \"end\": %.0f, \"peak\": %.0f, \"growth_pct\": %.1f, "
               "\"page_cache_start\": %.0f, \"page_cache_end\": %.0f, \"without_page_cache_start\": %.0f, "
               "\"without_page_cache_end\": %.0f, \"without_page_cache_growth_pct\": %.1f, "
-              "\"malloc_in_use_start\": %.0f, \"malloc_in_use_end\": %.0f, \"samples\": %zu, \"start_after_s\": %lld},\n",
+              "\"malloc_in_use_start\": %.0f, \"malloc_in_use_end\": %.0f, \"malloc_free_start\": %.0f, "
+              "\"malloc_free_end\": %.0f, \"samples\": %zu, \"start_after_s\": %lld},\n",
               kSenderA.c_str(), sampled ? start->rss_kib : -1, sampled ? end->rss_kib : -1, rss_peak, growth * 100,
               sampled ? start->cache_kib : -1, sampled ? end->cache_kib : -1, rest_start, rest_end, rest_growth * 100,
-              sampled ? start->heap_kib : -1, sampled ? end->heap_kib : -1, a.rss.size(),
+              sampled ? start->heap_kib : -1, sampled ? end->heap_kib : -1, sampled ? start->free_kib : -1,
+              sampled ? end->free_kib : -1, a.rss.size(),
               static_cast<long long>(kWarmup.count()));
   if (std::getenv("COMITY_SOAK_SAMPLES") != nullptr) {
     for (const Member::Sample& x : a.rss) {
-      std::fprintf(stderr, "sample %.0f s: rss %.0f cache %.0f malloc %.0f KiB\n", x.at_s, x.rss_kib, x.cache_kib, x.heap_kib);
+      std::fprintf(stderr, "sample %.0f s: rss %.0f cache %.0f malloc %.0f free %.0f KiB\n", x.at_s, x.rss_kib,
+                   x.cache_kib, x.heap_kib, x.free_kib);
     }
   }
   std::printf("  \"goals\": {\"no_duplicates\": %s, \"no_losses\": %s, \"rss_growth_at_most_10_pct\": %s, "

@@ -233,7 +233,7 @@ TEST_F(DaemonHostileTest, EnvelopesBreakingTheRulesAreRefusedOrDroppedEachWithIt
   EXPECT_TRUE(Exchange(it, Resigned(fresh, "IT-MG", [](auto& h, auto&) { h.mutable_sender()->set_network_id("acme"); }))
                   .empty());
   EXPECT_EQ((*fr)->Counters().deferred, deferred + 1);
-  it.set(zmq::sockopt::rcvtimeo, 5000);
+  it.set(zmq::sockopt::rcvtimeo, 5000 * TimeoutScale());
 
   // The link and the node still serve.
   reply = Exchange(it, Env("IT-MG", "FR-MJ", "after it all"));
@@ -580,7 +580,7 @@ TEST_F(DaemonHostileTest, AMembersJunkFloodIsCountedAndAnotherMembersMessagesAll
   EXPECT_EQ((*es)->Counters().outbox, 0);
 
   // The flooding link itself is served again once it behaves.
-  it.set(zmq::sockopt::rcvtimeo, 5000);
+  it.set(zmq::sockopt::rcvtimeo, 5000 * TimeoutScale());
   const auto reply = Exchange(it, Env("IT-MG", "FR-MJ", "sorry about that"));
   ASSERT_EQ(reply.size(), 4u);
   EXPECT_EQ(reply[1], "CUSTODY");

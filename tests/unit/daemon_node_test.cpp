@@ -538,7 +538,7 @@ TEST_F(DaemonNodeTest, ReplayForgeryOversizeAndJunkAreHandledEachWithItsCounter)
   it.set(zmq::sockopt::rcvtimeo, 500);
   EXPECT_TRUE(Exchange(it, std::string(10000, 'x')).empty());
   EXPECT_TRUE(Exchange(it, "random junk").empty());
-  it.set(zmq::sockopt::rcvtimeo, 5000);
+  it.set(zmq::sockopt::rcvtimeo, 5000 * TimeoutScale());
   EXPECT_EQ((*fr)->Counters().dropped_oversize, 1);
   EXPECT_EQ((*fr)->Counters().dropped_malformed, 1);
   const crypto::Bytes after = Envelope("IT-MG", "FR-MJ", "second");

@@ -36,9 +36,22 @@ using comity::test::FreePort;
 
 inline std::string Endpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
 
-// Polls `done` until it holds or `limit` passes.
+// The factor COMITY_TEST_TIMEOUT_SCALE (a whole number, default 1) stretches these tests
+// deadlines: under a sanitizer everything runs several times slower (deploy/test.sh, stage
+// threads, sets it). Deadlines bound waits for a condition; no test asserts how long a thing
+// took.
+inline int TimeoutScale() {
+  static const int scale = [] {
+    const char* e = std::getenv("COMITY_TEST_TIMEOUT_SCALE");
+    const int v = e != nullptr ? std::atoi(e) : 1;
+    return v >= 1 ? v : 1;
+  }();
+  return scale;
+}
+
+// Polls `done` until it holds or `limit` (times TimeoutScale()) passes.
 inline bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = Clock::now() + limit;
+  const auto end = Clock::now() + limit * TimeoutScale();
   while (Clock::now() < end) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -144,7 +157,7 @@ class DaemonNodeTest : public ::testing::Test {
     s.set(zmq::sockopt::curve_publickey, public_key);
     s.set(zmq::sockopt::curve_secretkey, secret_key);
     s.set(zmq::sockopt::linger, 0);
-    s.set(zmq::sockopt::rcvtimeo, 5000);
+    s.set(zmq::sockopt::rcvtimeo, 5000 * TimeoutScale());
     s.connect(Endpoint(ports_.at(id)));
     return s;
   }
