@@ -9,9 +9,10 @@
 #                  into build-fuzz/, and each fuzz target run briefly from the seed corpus
 #                  (COMITY_FUZZ_SECONDS each, default 30);
 #   sanitizers   - the whole suite again from build-fuzz/ (but package_test: see below);
-#   threads      - the daemon's unit tests and comityd built with ThreadSanitizer into
-#                  build-tsan/: the unit tests that run nodes on threads (Daemon*) and
-#                  daemon_run_test (comityd processes: signals, reload, the local API).
+#   threads      - the daemon's unit tests, comityd and comity built with ThreadSanitizer into
+#                  build-tsan/: the unit tests that run nodes on threads (Daemon*) and the
+#                  tests of comityd processes (daemon_run_test, daemon_faults_test,
+#                  workflow_test, operations_test).
 # Exits non-zero on any failure; any sanitizer report fails its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,10 +62,10 @@ threads() {
   # Debian's libzmq and libsodium are not instrumented: their memory accesses are not tracked
   # (ignore_noninstrumented_modules), so a message handed from a ZeroMQ I/O thread to the
   # node's thread is not mistaken for a race; every access of Comity's own code is. Deadlines of
-  # the unit tests are stretched (COMITY_TEST_TIMEOUT_SCALE): TSan runs them 5 to 15 times slower.
-  # daemon_faults_test (6,000 messages and three 100 MiB transfers) is left to the other stages.
+  # the unit tests are stretched (COMITY_TEST_TIMEOUT_SCALE): TSan runs them several times slower.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ignore_noninstrumented_modules=1 suppressions=$PWD/tests/tsan.supp" \
-    COMITY_TEST_TIMEOUT_SCALE=10 bash -c 'cd build-tsan && ctest --output-on-failure -j2 -R "^(Daemon|daemon_run_test$)"'
+    COMITY_TEST_TIMEOUT_SCALE=10 bash -c 'cd build-tsan &&
+      ctest --output-on-failure -j2 -R "^(Daemon|daemon_run_test$|daemon_faults_test$|workflow_test$|operations_test$)"'
 }
 stage dependencies deploy/install-deps.sh
 stage build build
