@@ -55,9 +55,6 @@ for n in s r rl o; do setup join $(P $n) --roster net.roster --root net.root; do
 printf 'log_level: "debug"\n' >r.conf
 printf 'log_level: "debug"\nrelays: "%s@%s"\n' "$RL" "$NET" >o.conf
 
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-before() { awk -v end="$1" -v now="$EPOCHREALTIME" 'BEGIN { exit !(now < end) }'; }  # before DEADLINE
-deadline() { awk -v s="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.3f", now + s }'; }
 # wait_line LOG PATTERN SECONDS: until LOG has a line matching PATTERN (log_to may lag behind
 # its daemon).
 wait_line() {

@@ -83,3 +83,8 @@ passphrases() {
   local n
   for n in "$@"; do (umask 077; echo "pass-$n-$RANDOM$RANDOM" >"$n.pass"); done
 }
+
+# Times as $EPOCHREALTIME gives them (seconds, with microseconds):
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }       # seconds since T
+before() { awk -v end="$1" -v now="$EPOCHREALTIME" 'BEGIN { exit !(now < end) }'; }     # before DEADLINE
+deadline() { awk -v s="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.3f", now + s }'; } # S seconds from now

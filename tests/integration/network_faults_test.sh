@@ -72,9 +72,6 @@ unset COMITY_PASSPHRASE
 NET=NetFaults
 COORD=NF-COORD S=ES-SENDER R=PT-RECEIVER M=IT-ONLINE RL=RELAY-ONE A=DE-OUTBOUND O=FR-OUTBOUND
 P=NL-PARTITIONED X=MT-REVOKED K=GR-SKEWED
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-before() { awk -v end="$1" -v now="$EPOCHREALTIME" 'BEGIN { exit !(now < end) }'; }  # before DEADLINE
-deadline() { awk -v s="$1" -v now="$EPOCHREALTIME" 'BEGIN { printf "%.3f", now + s }'; }
 sleep_until() { local d; d=$(awk -v end="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = end - now; printf "%.3f", (d > 0 ? d : 0) }'); sleep "$d"; }
 # until_true SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds.
 until_true() {
